@@ -1,0 +1,80 @@
+"""Command line: parses arguments, calls the API, prints. No computation lives here.
+
+Errors a user can cause are :class:`hf_interaction.errors.UserError`; they are printed as one line
+on stderr with the documented exit code (see errors.py / README). ``--debug`` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+
+from . import __version__
+from .errors import UserError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="hf-interaction")
+@click.option("--debug", is_flag=True, help="Show full tracebacks and library logs on errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Is this model's depth-width shape wasting its parameters?
+
+    Reads a model's depth-width ratio R_D/W, measures gradient-space neural interaction (AOFE,
+    AOFE-ratio), evaluates MMLU-Pro and relates a model's position relative to the efficient
+    R_D/W interval to its score.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    if debug:
+        os.environ["HF_INTERACTION_DEBUG"] = "1"
+    else:
+        logging.getLogger("transformers").setLevel(logging.ERROR)
+
+
+def _register() -> None:
+    from .commands import store_cmds
+
+    cli.add_command(store_cmds.ls_command)
+    cli.add_command(store_cmds.export_command)
+    for name in ("shape", "audit", "eval", "report", "compare", "sweep", "suggest"):
+        try:
+            module = __import__(f"hf_interaction.commands.{name}", fromlist=["command"])
+        except ModuleNotFoundError as exc:
+            if exc.name != f"hf_interaction.commands.{name}":
+                raise
+            continue
+        cli.add_command(module.command)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI and turn user errors into one line and an exit code."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="hf-interaction", standalone_mode=False)
+    except UserError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc.one_line()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - last resort: one line unless --debug
+        if debug:
+            raise
+        click.echo(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+                   err=True)
+        sys.exit(1)

@@ -1,0 +1,1 @@
+"""One module per CLI subcommand; ``hf_interaction.cli`` assembles them."""

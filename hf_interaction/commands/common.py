@@ -1,0 +1,89 @@
+"""Options and output helpers shared by the subcommands."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from ..interval import Interval, resolve_interval
+from ..store import Store
+
+
+def interval_options(func: Callable) -> Callable:
+    """``--interval LO:HI`` and ``--interval-file PATH``; the command receives ``interval: Interval``."""
+    func = click.option(
+        "--interval-file",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Interval file written by `hf-interaction sweep` (JSON with lo, hi, source).",
+    )(func)
+    func = click.option(
+        "--interval",
+        "interval_text",
+        metavar="LO:HI",
+        default=None,
+        help="Efficient R_D/W interval to use, e.g. 0.02:0.05 (default 0.0204:0.0645, the paper's).",
+    )(func)
+    return func
+
+
+def get_interval(interval_text: str | None, interval_file: str | None) -> Interval:
+    return resolve_interval(interval_text, interval_file)
+
+
+def store_option(func: Callable) -> Callable:
+    return click.option(
+        "--store",
+        "store_path",
+        type=click.Path(dir_okay=False),
+        default=None,
+        envvar="HF_INTERACTION_STORE",
+        help="Results store (SQLite file). Default: the user cache directory; env HF_INTERACTION_STORE.",
+    )(func)
+
+
+def open_store(store_path: str | None) -> Store:
+    return Store(store_path)
+
+
+def format_options(func: Callable) -> Callable:
+    func = click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a table.")(func)
+    func = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(func)
+    return func
+
+
+def emit_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, sort_keys=False, default=str))
+
+
+def emit_csv(rows: list[dict]) -> None:
+    if not rows:
+        return
+    buf = io.StringIO()
+    fields: list[str] = []
+    for row in rows:
+        fields += [k for k in row if k not in fields]
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+    sys.stdout.write(buf.getvalue())
+
+
+def fmt_num(value: Any, digits: int = 4) -> str:
+    """Human formatting for tables: ints with separators, floats with ``digits`` significant digits."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)

@@ -1,0 +1,153 @@
+"""Loading weights safely: safetensors only unless ``allow_pickle``, remote code only when asked.
+
+Shared by ``audit`` and ``eval`` so one loaded model can serve both jobs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError, NotReachableError, UnsafeError, UsageError
+from .source import ModelRef
+
+DTYPES = ("float32", "bfloat16", "float16", "float64")
+
+
+@dataclass
+class LoadedModel:
+    """A model and tokenizer in memory, with how they were loaded (for provenance)."""
+
+    model: Any
+    tokenizer: Any
+    ref: ModelRef
+    info: dict = field(default_factory=dict)
+
+
+def torch_dtype(name: str):
+    import torch
+
+    if name not in DTYPES:
+        raise UsageError(f"unknown --dtype {name!r}; choose one of {', '.join(DTYPES)}")
+    return getattr(torch, name)
+
+
+def _weight_files(path: Path) -> tuple[list[Path], list[Path]]:
+    safe = sorted(path.glob("*.safetensors"))
+    pickled = sorted(p for p in path.glob("*") if p.suffix in (".bin", ".pt", ".pth", ".ckpt"))
+    return safe, pickled
+
+
+def _check_local_weights(path: Path, allow_pickle: bool) -> None:
+    safe, pickled = _weight_files(path)
+    if safe:
+        return
+    if pickled and not allow_pickle:
+        raise UnsafeError(
+            f"{path} has only pickle weights ({pickled[0].name}); loading pickle can run arbitrary code",
+            "convert to safetensors, or pass --allow-pickle if you trust the files",
+        )
+    if not pickled:
+        raise InputError(f"{path} has no weight files (*.safetensors); a config alone cannot be audited")
+
+
+def _check_hub_weights(ref: ModelRef, allow_pickle: bool) -> None:
+    from huggingface_hub import list_repo_files
+
+    try:
+        files = list_repo_files(ref.model_id, revision=ref.resolved_revision)
+    except Exception:  # offline with a cache: let from_pretrained decide; it honours use_safetensors
+        return
+    if any(f.endswith(".safetensors") for f in files):
+        return
+    if not allow_pickle:
+        raise UnsafeError(
+            f"{ref.model_id} publishes no safetensors weights; loading pickle can run arbitrary code",
+            "pass --allow-pickle if you trust the repository",
+        )
+
+
+def load_model(
+    ref: ModelRef,
+    *,
+    dtype: str = "float32",
+    device: str | None = None,
+    device_map: str | None = None,
+    allow_pickle: bool = False,
+    trust_remote_code: bool = False,
+    attn_implementation: str | None = None,
+    causal_lm: bool = True,
+) -> LoadedModel:
+    """Load weights and tokenizer for ``ref``.
+
+    ``causal_lm=False`` loads the bare encoder/decoder (``AutoModel``) for models without an LM head.
+    ``device_map`` is passed to transformers (``"auto"`` spreads a model over the available devices).
+    """
+    import torch
+    import transformers
+    from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
+
+    if ref.kind == "config_file":
+        raise InputError(f"{ref.spec} is a config file; weights need the model directory or a Hub id")
+    if device_map not in (None, "auto", "balanced", "sequential"):
+        raise UsageError(f"unknown --device-map {device_map!r}; use 'auto' (or leave it unset)")
+    if device_map and device:
+        raise UsageError("give --device or --device-map, not both")
+    if ref.config.get("auto_map") and not trust_remote_code:
+        model_type = ref.config.get("model_type")
+        known = model_type in transformers.models.auto.configuration_auto.CONFIG_MAPPING_NAMES
+        if not known:
+            raise UnsafeError(
+                f"{ref.model_id} needs its own code from the repository (auto_map, model_type {model_type!r})",
+                "pass --trust-remote-code if you trust it",
+            )
+    if ref.has_weights_dir:
+        _check_local_weights(ref.path, allow_pickle)
+    else:
+        _check_hub_weights(ref, allow_pickle)
+
+    location = str(ref.path) if ref.has_weights_dir else ref.model_id
+    revision = None if ref.has_weights_dir else ref.resolved_revision
+    kwargs: dict[str, Any] = {
+        "revision": revision,
+        "dtype": torch_dtype(dtype),
+        "trust_remote_code": trust_remote_code,
+        "use_safetensors": None if allow_pickle else True,
+    }
+    if attn_implementation:
+        kwargs["attn_implementation"] = attn_implementation
+    if device_map:
+        kwargs["device_map"] = device_map
+    auto = AutoModelForCausalLM if causal_lm else AutoModel
+    try:
+        model = auto.from_pretrained(location, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(location, revision=revision, trust_remote_code=trust_remote_code)
+    except OSError as exc:
+        raise NotReachableError(f"cannot load {ref.model_id}: {str(exc).splitlines()[0]}") from None
+    except ValueError as exc:
+        msg = str(exc).splitlines()[0]
+        if "trust_remote_code" in msg:
+            raise UnsafeError(f"{ref.model_id} needs remote code", "pass --trust-remote-code if you trust it") from None
+        raise InputError(f"cannot load {ref.model_id}: {msg}") from None
+    if device and not device_map:
+        try:
+            model.to(device)
+        except (RuntimeError, AssertionError) as exc:
+            raise UsageError(f"cannot move the model to device {device!r}: {str(exc).splitlines()[0]}") from None
+    model.eval()
+    info = {
+        "dtype": dtype,
+        "device": str(next(model.parameters()).device) if not device_map else "device_map:" + device_map,
+        "device_map": getattr(model, "hf_device_map", None),
+        "attn_implementation": getattr(model.config, "_attn_implementation", None),
+        "trust_remote_code": trust_remote_code,
+        "weights_format": "pickle" if allow_pickle and not _uses_safetensors(ref) else "safetensors",
+    }
+    return LoadedModel(model, tokenizer, ref, info)
+
+
+def _uses_safetensors(ref: ModelRef) -> bool:
+    if ref.has_weights_dir:
+        return bool(_weight_files(ref.path)[0])
+    return True

@@ -1,0 +1,210 @@
+"""The embedded SQLite results store (DESIGN.md §6).
+
+One table per kind of result (shapes, audits, evaluations, sweeps), all with the same columns and
+keyed by (model, revision, settings_hash). Settings and payload are JSON. Each write is one SQLite
+transaction, so a crash or a kill mid-write leaves either the whole record or nothing; concurrent
+writers from several processes are serialised by SQLite's file lock.
+
+Location: ``$HF_INTERACTION_STORE`` (a file path) if set, else ``store.sqlite`` in the user cache
+directory (``platformdirs.user_cache_dir("hf-interaction")``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InputError, UsageError
+
+SCHEMA_VERSION = 1
+KINDS = ("shapes", "audits", "evaluations", "sweeps")
+STORE_ENV = "HF_INTERACTION_STORE"
+
+_TABLE_SQL = """
+CREATE TABLE IF NOT EXISTS {table} (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    model TEXT NOT NULL,
+    revision TEXT NOT NULL,
+    settings_hash TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    schema_version INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (model, revision, settings_hash)
+)
+"""
+
+
+def default_store_path() -> Path:
+    env = os.environ.get(STORE_ENV)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("hf-interaction")) / "store.sqlite"
+
+
+def settings_hash(settings: dict) -> str:
+    """A stable 16-hex-digit hash of a settings dict (key order does not matter)."""
+    canon = json.dumps(settings, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canon.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Record:
+    kind: str
+    model: str
+    revision: str
+    settings_hash: str
+    settings: dict
+    payload: dict
+    schema_version: int
+    created_at: str
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "model": self.model,
+            "revision": self.revision,
+            "settings_hash": self.settings_hash,
+            "schema_version": self.schema_version,
+            "created_at": self.created_at,
+            "settings": self.settings,
+            "payload": self.payload,
+        }
+
+
+def _check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise UsageError(f"unknown result kind {kind!r}; expected one of {', '.join(KINDS)}")
+    return kind
+
+
+class Store:
+    """A results store backed by one SQLite file."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path is not None else default_store_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+            for kind in KINDS:
+                conn.execute(_TABLE_SQL.format(table=kind))
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        try:
+            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        except sqlite3.OperationalError as exc:
+            raise InputError(f"cannot open the results store at {self.path}: {exc}") from None
+        try:
+            conn.execute("PRAGMA busy_timeout = 60000")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    def put(self, kind: str, model: str, revision: str, settings: dict, payload: dict) -> Record:
+        """Insert or replace the record for (model, revision, settings) in one transaction."""
+        _check_kind(kind)
+        key = settings_hash(settings)
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        settings_json = json.dumps(settings, sort_keys=True, default=str)
+        payload_json = json.dumps(payload, sort_keys=True, default=str, allow_nan=True)
+        with self._connect() as conn:
+            conn.execute(
+                f"INSERT OR REPLACE INTO {kind} "
+                "(model, revision, settings_hash, settings, payload, schema_version, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (model, revision, key, settings_json, payload_json, SCHEMA_VERSION, created),
+            )
+        return Record(kind, model, revision, key, json.loads(settings_json), json.loads(payload_json),
+                      SCHEMA_VERSION, created)
+
+    def get(self, kind: str, model: str, revision: str, settings: dict) -> Record | None:
+        """The stored record for exactly these settings, or None (a cache miss)."""
+        _check_kind(kind)
+        rows = self._select(kind, "model = ? AND revision = ? AND settings_hash = ?",
+                            (model, revision, settings_hash(settings)))
+        return rows[0] if rows else None
+
+    def list(self, kind: str | None = None, model: str | None = None) -> list[Record]:
+        """All records of one kind (or every kind), optionally for one model, oldest first."""
+        kinds = [_check_kind(kind)] if kind else list(KINDS)
+        out: list[Record] = []
+        for k in kinds:
+            if model is None:
+                out += self._select(k, "1 = 1", ())
+            else:
+                out += self._select(k, "model = ?", (model,))
+        return out
+
+    def latest(self, kind: str, model: str) -> list[Record]:
+        """Records of one kind for a model, newest first."""
+        return sorted(self.list(kind, model), key=lambda r: r.created_at, reverse=True)
+
+    def delete(self, kind: str, model: str, revision: str, settings: dict) -> bool:
+        _check_kind(kind)
+        with self._connect() as conn:
+            cur = conn.execute(
+                f"DELETE FROM {kind} WHERE model = ? AND revision = ? AND settings_hash = ?",
+                (model, revision, settings_hash(settings)),
+            )
+            return cur.rowcount > 0
+
+    def _select(self, kind: str, where: str, args: tuple) -> list[Record]:
+        with self._connect() as conn:
+            rows = conn.execute(
+                f"SELECT model, revision, settings_hash, settings, payload, schema_version, created_at "
+                f"FROM {kind} WHERE {where} ORDER BY id",
+                args,
+            ).fetchall()
+        return [Record(kind, m, r, h, json.loads(s), json.loads(p), v, c) for m, r, h, s, p, v, c in rows]
+
+    def export(self, path: str | Path, kind: str | None = None) -> Path:
+        """Write records to JSON, CSV or Parquet, chosen by the file suffix.
+
+        JSON keeps the nested settings/payload; CSV and Parquet flatten them into dotted columns.
+        The file is written to a temporary name and renamed, so a failed export leaves nothing.
+        """
+        import pandas as pd
+
+        out = Path(path)
+        suffix = out.suffix.lower()
+        if suffix not in (".json", ".csv", ".parquet"):
+            raise UsageError(f"export format is chosen by the suffix: .json, .csv or .parquet, got {out.name!r}")
+        records = [r.to_dict() for r in self.list(kind)]
+        tmp = out.with_name(out.name + ".partial")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if suffix == ".json":
+                tmp.write_text(json.dumps(records, indent=2, sort_keys=True, default=str))
+            else:
+                frame = pd.json_normalize(records, sep=".") if records else pd.DataFrame()
+                # Lists (per-layer profiles, bootstrap samples) do not fit a flat column: keep them as JSON.
+                for col in frame.columns:
+                    if frame[col].map(lambda v: isinstance(v, (list, dict))).any():
+                        frame[col] = frame[col].map(lambda v: json.dumps(v) if isinstance(v, (list, dict)) else v)
+                if suffix == ".csv":
+                    frame.to_csv(tmp, index=False)
+                else:
+                    frame.to_parquet(tmp, index=False)
+            tmp.replace(out)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return out
