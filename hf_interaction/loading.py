@@ -84,7 +84,6 @@ def load_model(
     ``causal_lm=False`` loads the bare encoder/decoder (``AutoModel``) for models without an LM head.
     ``device_map`` is passed to transformers (``"auto"`` spreads a model over the available devices).
     """
-    import torch
     import transformers
     from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
 
