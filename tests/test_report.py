@@ -1,0 +1,220 @@
+"""`hf-interaction report`: byte-identical regeneration, every model present, setups never mixed,
+store results added, bad lists refused with one line and exit code 3."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hf_interaction.cli import main
+from hf_interaction.interval import DEFAULT_INTERVAL
+from hf_interaction.report import (
+    DATA_FILE,
+    EVAL_SETTING_PREFIX,
+    REPORT_STEM,
+    STATS_FILE,
+    analyse_table,
+    build_table,
+    generate_report,
+    render,
+)
+from hf_interaction.store import Store
+
+REPO = Path(__file__).resolve().parents[1]
+BUNDLED = REPO / "model_lists" / "small_llms.csv"
+REFERENCE = REPO.parent / "shared" / "reference" / "small_llm_reference.csv"
+EXPECTED = {f"{REPORT_STEM}.md", f"{REPORT_STEM}.html", DATA_FILE, STATS_FILE,
+            "mmlu_pro_rdw_vs_score.png", "mmlu_pro_rdw_vs_score.svg",
+            "mmlu_pro_residual_vs_distance.png", "mmlu_pro_residual_vs_distance.svg"}
+FAST = ["--n-boot", "400", "--n-perm", "400"]
+
+
+@pytest.fixture(scope="module")
+def model_list(tmp_path_factory) -> Path:
+    """The bundled list (or, before it exists, a copy of the reference table it is made from)."""
+    if BUNDLED.is_file():
+        return BUNDLED
+    if not REFERENCE.is_file():
+        pytest.skip("no bundled model list and no reference table")
+    copy = tmp_path_factory.mktemp("list") / "small_llms.csv"
+    shutil.copy(REFERENCE, copy)
+    return copy
+
+
+def _run(args: list[str], capsys) -> tuple[int, str, str]:
+    """``hf-interaction ARGS`` in-process through the real entry point (one-line errors, exit codes)."""
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _read_all(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def report_runs(model_list, tmp_path_factory) -> tuple[Path, dict[str, bytes], dict[str, bytes]]:
+    """The report generated twice into the same directory through the CLI entry point."""
+    out = tmp_path_factory.mktemp("report") / "reports"
+    args = ["report", "--list", str(model_list), "--out", str(out), "--no-store", *FAST]
+    main(args)
+    first = _read_all(out)
+    main(args)
+    return out, first, _read_all(out)
+
+
+@pytest.fixture(scope="module")
+def report_dir(report_runs) -> Path:
+    return report_runs[0]
+
+
+def _list_rows(path: Path) -> list[dict]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_regeneration_is_byte_identical(report_runs):
+    _, first, second = report_runs
+    assert set(first) == EXPECTED
+    assert second.keys() == first.keys()
+    for name in first:
+        assert second[name] == first[name], f"{name} differs between two regenerations"
+    html = first[f"{REPORT_STEM}.html"].decode()
+    assert "data:image/png;base64," in html and "<script" not in html and 'src="http' not in html
+    assert "--n-boot 400 --n-perm 400" in first[f"{REPORT_STEM}.md"].decode()  # the regenerate command
+
+
+def test_every_listed_model_is_in_the_data_table(model_list, report_dir):
+    listed = _list_rows(model_list)
+    table = pd.read_csv(report_dir / DATA_FILE, dtype=str, keep_default_na=False)
+    assert set(table["model_id"]) == {r["model_id"] for r in listed}
+    unscored = {r["model_id"] for r in listed if not r["mmlu_pro_score"].strip()}
+    assert unscored, "the bundled list has models without a score"
+    rows = table[table["model_id"].isin(unscored)]
+    assert (rows["mmlu_pro_score"] == "").all() and (rows["in_fit"] == "False").all()
+    assert (rows["excluded_reason"] == "no MMLU-Pro score").all()
+    md = (report_dir / f"{REPORT_STEM}.md").read_text()
+    for model in unscored:
+        assert f"`{model}`" in md
+
+
+def test_no_section_mixes_settings(model_list, report_dir):
+    table = pd.read_csv(report_dir / DATA_FILE, dtype=str, keep_default_na=False)
+    setting_of = {}
+    for row in table.itertuples():
+        setting_of.setdefault(row.model_id, set()).add(row.mmlu_pro_setting)
+    listed = {r["mmlu_pro_setting"] for r in _list_rows(model_list) if r["mmlu_pro_score"].strip()}
+    md = (report_dir / f"{REPORT_STEM}.md").read_text()
+    sections = md.split("\n## Setup: ")[1:]
+    titles = [s.split("\n", 1)[0] for s in sections]
+    assert sorted(titles) == sorted(listed)  # one section per exact setting string, none merged
+    for title, text in zip(titles, sections, strict=True):
+        body = text.split("\n## ", 1)[0]
+        models_table = body.split("| model | family |", 1)[1].split("\n\n", 1)[0]
+        models = [line.split(" | ")[0][2:] for line in models_table.splitlines()[2:]]
+        assert models, title
+        for model in models:
+            assert title in setting_of[model], (model, title)
+        n_rows = int(((table["mmlu_pro_setting"] == title)).sum())
+        assert f"n = {n_rows}" in body
+    stats_frame = pd.read_csv(report_dir / STATS_FILE)
+    for (setting, _predictor), group in stats_frame.groupby(["mmlu_pro_setting", "predictor"]):
+        in_fit = table[(table["mmlu_pro_setting"] == setting) & (table["in_fit"] == "True")]
+        assert (group["n"] == len(in_fit)).all(), setting
+
+
+def test_row_order_of_the_list_does_not_matter(model_list, tmp_path):
+    rows = _list_rows(model_list)
+    shuffled = tmp_path / "shuffled.csv"
+    with shuffled.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(reversed(rows))
+    a, b = build_table(model_list), build_table(shuffled)
+    assert render.table_csv(a) == render.table_csv(b)
+    assert render.stats_csv(analyse_table(a, n_boot=200, n_perm=200)) == render.stats_csv(
+        analyse_table(b, n_boot=200, n_perm=200))
+
+
+def test_store_scores_and_audits_are_added_as_their_own_setting(model_list, tmp_path):
+    rows = [r for r in _list_rows(model_list) if r["mmlu_pro_score"].strip()][:6]
+    store = Store(tmp_path / "store.sqlite")
+    for i, row in enumerate(rows):
+        # payload shapes as hf_interaction.evaluate / hf_interaction.audit write them
+        store.put("evaluations", row["model_id"], "abc123", {"task": "leaderboard_mmlu_pro", "num_fewshot": 5},
+                  {"task": "leaderboard_mmlu_pro", "metric": "acc", "acc": 0.1 + 0.02 * i, "acc_stderr": 0.003})
+        store.put("audits", row["model_id"], "abc123", {"preset": "cpu"},
+                  {"metrics": {"aofe": 1.0 + i, "aofe_ratio": 0.5 + 0.01 * i}, "layers": []})
+    store.put("evaluations", "someone/not-in-the-list", "x", {"task": "leaderboard_mmlu_pro"}, {"acc": 0.3})
+    table = build_table(model_list, DEFAULT_INTERVAL, store)
+    label = f"{EVAL_SETTING_PREFIX}leaderboard_mmlu_pro, 5-shot (acc ×100)"
+    evals = table[table["mmlu_pro_setting"] == label]
+    assert len(evals) == 6
+    assert sorted(evals["mmlu_pro_score"].round(6)) == [10.0, 12.0, 14.0, 16.0, 18.0, 20.0]
+    assert "someone/not-in-the-list" not in set(table["model_id"])
+    assert table.loc[table["model_id"] == rows[0]["model_id"], "aofe"].eq(1.0).all()
+    assert table["aofe"].notna().groupby(table["model_id"]).any().sum() == 6
+    assert any("not in the list" in note for note in table.attrs["notes"])
+
+    out = tmp_path / "out"
+    result = generate_report(model_list, out, DEFAULT_INTERVAL, store, store_path=str(store.path),
+                             n_boot=200, n_perm=200)
+    names = {p.name for p in result.files}
+    assert {"aofe_vs_aofe_ratio.png", "aofe_vs_aofe_ratio.svg"} <= names
+    eval_analysis = next(a for a in result.analyses if a.setting == label)
+    assert eval_analysis.n == 6 and {"aofe", "aofe_ratio"} <= set(eval_analysis.predictors)
+    md = (out / f"{REPORT_STEM}.md").read_text()
+    assert f"## Setup: {label}" in md and "--store" in md
+
+
+@pytest.mark.parametrize("case", ["missing", "no_setting_column", "bad_score", "score_without_setting",
+                                  "not_csv", "bad_depth"])
+def test_bad_list_is_one_line_exit_3_and_nothing_written(case, model_list, tmp_path, capsys):
+    out = tmp_path / "out"
+    bad = tmp_path / "bad.csv"
+    text = model_list.read_text(encoding="utf-8")
+    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    if case == "no_setting_column":
+        frame.drop(columns=["mmlu_pro_setting"]).to_csv(bad, index=False)
+    elif case == "bad_score":
+        frame.loc[0, "mmlu_pro_score"] = "about forty"
+        frame.to_csv(bad, index=False)
+    elif case == "score_without_setting":
+        frame.loc[0, "mmlu_pro_setting"] = ""
+        frame.to_csv(bad, index=False)
+    elif case == "not_csv":
+        bad.write_bytes(b"\xff\xfe\x00garbage\x00\xff")
+    elif case == "bad_depth":
+        frame.loc[0, "num_hidden_layers"] = "-3"
+        frame.to_csv(bad, index=False)
+    code, _, err = _run(["report", "--list", str(bad), "--out", str(out), "--no-store"], capsys)
+    assert code == 3, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), err
+    assert not out.exists()
+
+
+def test_missing_list_through_the_installed_entry_point(tmp_path, run_cli):
+    out = tmp_path / "out"
+    proc = run_cli("report", "--list", str(tmp_path / "nope.csv"), "--out", str(out))
+    assert proc.returncode == 3
+    assert proc.stderr.strip().count("\n") == 0 and "model list not found" in proc.stderr
+    assert not out.exists()
+
+
+def test_cli_defaults_match_stats_defaults():
+    from hf_interaction.commands import report as report_cmd
+    from hf_interaction.report import stats
+
+    defaults = {p.name: p.default for p in report_cmd.command.params}
+    assert (defaults["n_boot"], defaults["n_perm"], defaults["seed"]) == (
+        stats.DEFAULT_N_BOOT, stats.DEFAULT_N_PERM, stats.DEFAULT_SEED)
