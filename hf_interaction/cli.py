@@ -32,7 +32,22 @@ def cli(ctx: click.Context, debug: bool) -> None:
     if debug:
         os.environ["HF_INTERACTION_DEBUG"] = "1"
     else:
-        logging.getLogger("transformers").setLevel(logging.ERROR)
+        _quiet_libraries()
+
+
+def _quiet_libraries() -> None:
+    """Library warnings and weight-loading bars are noise in a CLI; --debug keeps them."""
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover - transformers is a dependency
+        pass
 
 
 def _register() -> None:

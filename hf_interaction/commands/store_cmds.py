@@ -14,9 +14,9 @@ def _summary(record) -> str:
         return f"R_D/W={p.get('r_dw', float('nan')):.4f}"
     if record.kind == "audits":
         m = p.get("metrics", {})
-        return f"aofe_ratio={m.get('aofe_ratio')}" if m else ""
+        return f"AOFE-ratio {m['aofe_ratio']:.4f}" if m.get("aofe_ratio") is not None else ""
     if record.kind == "evaluations":
-        return f"{p.get('task')} acc={p.get('acc')}"
+        return f"{p.get('task')} acc {p['acc']:.4f}" if p.get("acc") is not None else str(p.get("task"))
     return ""
 
 
@@ -40,7 +40,7 @@ def ls_command(kind, model, as_json, store_path):
         table.add_column(col)
     for r in records:
         table.add_row(r.kind, r.model, r.revision[:12], r.settings_hash, r.created_at, _summary(r))
-    Console().print(table)
+    Console(width=max(Console().width, 150)).print(table)
     if not records:
         click.echo("(empty)")
 
