@@ -155,8 +155,9 @@ class Store:
         return out
 
     def latest(self, kind: str, model: str) -> list[Record]:
-        """Records of one kind for a model, newest first."""
-        return sorted(self.list(kind, model), key=lambda r: r.created_at, reverse=True)
+        """Records of one kind for a model, newest first (by insertion order: ``created_at`` has
+        one-second resolution, and a replaced record is re-inserted, so row order is the truth)."""
+        return list(reversed(self.list(kind, model)))
 
     def delete(self, kind: str, model: str, revision: str, settings: dict) -> bool:
         _check_kind(kind)

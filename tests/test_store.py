@@ -96,3 +96,11 @@ def test_export(tmp_path, suffix):
     assert not list(tmp_path.glob("*.partial"))
     with pytest.raises(UsageError):
         store.export(tmp_path / "out.xlsx")
+
+
+def test_latest_is_newest_even_within_one_second(tmp_path):
+    store = Store(tmp_path / "s.sqlite")
+    for i in range(3):
+        store.put("audits", "m", "r", {"i": i}, {"i": i})
+    store.put("audits", "m", "r", {"i": 0}, {"i": "again"})  # replacing makes it the newest
+    assert [r.payload["i"] for r in store.latest("audits", "m")] == ["again", 2, 1]
