@@ -9,15 +9,10 @@ import sys
 import click
 
 from ..errors import GateFailed, UsageError
+from ..presets import PRESETS
 from .common import emit_csv, emit_json, get_interval, interval_options, open_store, store_option
 
-# Preset sizes literal here (not imported from audit, which pulls in torch) so `--help` stays fast;
-# tests/test_compare.py checks they equal hf_interaction.audit.PRESETS.
-PRESET_FIELDS = {
-    "paper": {"T": 256, "n": 128, "input_probes": 16, "output_probes": 32},
-    "cpu": {"T": 32, "n": 8, "input_probes": 4, "output_probes": 8},
-    "demo": {"T": 64, "n": 32, "input_probes": 8, "output_probes": 16},
-}
+PRESET_FIELDS = PRESETS
 
 
 @click.command("compare")

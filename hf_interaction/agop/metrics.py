@@ -1,0 +1,132 @@
+"""Interaction metrics of a PSD matrix (DESIGN §4) and small matrix helpers.
+
+Everything here is a pure function of its arguments. Inputs may be torch tensors or numpy arrays;
+computation is done in float64 torch. Scalars come back as Python floats; matrices come back in
+the container type they came in (numpy in, numpy out).
+
+For a PSD matrix M: F = ‖M‖²_F, D = Σᵢ Mᵢᵢ², AOFE = F − D, AOFE-ratio = AOFE / F.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+ArrayLike = torch.Tensor | np.ndarray
+
+#: Eigenvalues of a matrix passed to :func:`psd_sqrt` that are negative but no more negative than
+#: ``PSD_NEG_TOL_FACTOR * n * eps(float64) * max|λ|`` are treated as round-off and set to zero;
+#: anything more negative means the matrix is not PSD and raises ``ValueError``.
+PSD_NEG_TOL_FACTOR = 1000.0
+
+
+def _as_f64(M: ArrayLike) -> torch.Tensor:
+    """Return ``M`` as a float64 CPU/same-device torch tensor (no copy when already one)."""
+    t = torch.as_tensor(M)
+    return t.to(torch.float64)
+
+
+def _square(M: ArrayLike) -> torch.Tensor:
+    t = _as_f64(M)
+    if t.ndim != 2 or t.shape[0] != t.shape[1]:
+        raise ValueError(f"expected a square matrix, got shape {tuple(t.shape)}")
+    return t
+
+
+def frobenius_energy(M: ArrayLike) -> float:
+    """F = ‖M‖²_F, the total (Frobenius) energy of ``M``."""
+    t = _square(M)
+    return float((t * t).sum())
+
+
+def diagonal_energy(M: ArrayLike) -> float:
+    """D = Σᵢ Mᵢᵢ², the energy on the diagonal of ``M``."""
+    diag = torch.diagonal(_square(M))
+    return float((diag * diag).sum())
+
+
+def aofe(M: ArrayLike) -> float:
+    """AOFE = F − D, the off-diagonal energy of ``M`` (computed directly, not as a difference)."""
+    t = _square(M)
+    off = t - torch.diag(torch.diagonal(t))
+    return float((off * off).sum())
+
+
+def aofe_ratio(M: ArrayLike) -> float:
+    """AOFE-ratio = AOFE / F: the share of ``M``'s energy off the diagonal; ``nan`` for M = 0.
+
+    For a PSD n×n matrix it lies in [0, 1 − 1/n]: 0 exactly for a diagonal matrix, 1 − 1/n for 11ᵀ.
+    """
+    f = frobenius_energy(M)
+    return aofe(M) / f if f > 0 else math.nan
+
+
+def split_half_energies(G1: ArrayLike, G2: ArrayLike) -> tuple[float, float]:
+    """Unbiased (F, D) of a matrix G from two independent unbiased estimates G1, G2 of it.
+
+    F = ⟨G1, G2⟩_F and D = ⟨diag G1, diag G2⟩. Because E[G1 ⊗ G2] = G ⊗ G when the two halves are
+    independent, these are unbiased for ‖G‖²_F and Σᵢ Gᵢᵢ², unlike ‖Ĝ‖²_F of a single noisy Ĝ whose
+    expectation is inflated by the estimator's variance.
+    """
+    a, b = _square(G1), _square(G2)
+    if a.shape != b.shape:
+        raise ValueError(f"halves differ in shape: {tuple(a.shape)} vs {tuple(b.shape)}")
+    f = float((a * b).sum())
+    d = float((torch.diagonal(a) * torch.diagonal(b)).sum())
+    return f, d
+
+
+def effective_rank(trace: float, F: float) -> float:
+    """(tr G)² / ‖G‖²_F: between 1 (rank one) and n (G ∝ identity) for PSD G; ``nan`` if F ≤ 0."""
+    return trace * trace / F if F > 0 else math.nan
+
+
+def psd_sqrt(M: ArrayLike) -> ArrayLike:
+    """Symmetric PSD square root of ``M`` via ``eigh`` of its symmetric part, in float64.
+
+    Round-off can leave tiny negative eigenvalues on a matrix that is PSD in exact arithmetic (a sum
+    of outer products); those within ``PSD_NEG_TOL_FACTOR·n·eps·max|λ|`` are clamped to zero. A more
+    negative eigenvalue raises ``ValueError`` rather than being hidden. Returns numpy for numpy input.
+    """
+    t = _square(M)
+    sym = 0.5 * (t + t.T)
+    evals, evecs = torch.linalg.eigh(sym)
+    scale = float(evals.abs().max()) if evals.numel() else 0.0
+    tol = PSD_NEG_TOL_FACTOR * t.shape[0] * torch.finfo(torch.float64).eps * scale
+    if evals.numel() and float(evals.min()) < -tol:
+        raise ValueError(
+            f"matrix is not PSD: smallest eigenvalue {float(evals.min()):.3e} is below the round-off "
+            f"tolerance -{tol:.3e}"
+        )
+    root = (evecs * evals.clamp(min=0).sqrt()) @ evecs.T
+    return root.cpu().numpy() if isinstance(M, np.ndarray) else root
+
+
+def _pearson(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Pearson correlation of two equally long vectors; ``nan`` when either is constant."""
+    xc, yc = x - x.mean(), y - y.mean()
+    denom = math.sqrt(float((xc * xc).sum()) * float((yc * yc).sum()))
+    return float((xc * yc).sum()) / denom if denom > 0 else math.nan
+
+
+def pearson_offdiag(A: ArrayLike, B: ArrayLike) -> float:
+    """Pearson correlation between the off-diagonal entries of two square matrices of one size.
+
+    Both (i, j) and (j, i) entries are included, so for symmetric matrices each pair counts twice,
+    which does not change the correlation.
+    """
+    a, b = _square(A), _square(B)
+    if a.shape != b.shape:
+        raise ValueError(f"shapes differ: {tuple(a.shape)} vs {tuple(b.shape)}")
+    mask = ~torch.eye(a.shape[0], dtype=torch.bool, device=a.device)
+    return _pearson(a[mask], b[mask].to(a.device))
+
+
+def pearson_full(A: ArrayLike, B: ArrayLike) -> float:
+    """Pearson correlation between all entries of two square matrices of one size."""
+    a, b = _square(A), _square(B)
+    if a.shape != b.shape:
+        raise ValueError(f"shapes differ: {tuple(a.shape)} vs {tuple(b.shape)}")
+    return _pearson(a.reshape(-1), b.reshape(-1).to(a.device))

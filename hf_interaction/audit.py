@@ -1,0 +1,427 @@
+"""``audit``: load a model, run the interaction estimators of DESIGN §4 over probe windows, return a
+provenance-carrying result (DESIGN §5–§6).
+
+Data parallel with Accelerate: windows are sharded across processes (window i goes to process
+i mod N), every process draws the same probes, and every linear accumulator is summed across
+processes before any square or product, so 1 and N processes agree up to summation order. Only the
+main process writes (store, files, resume state is per process).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import __version__
+from .adapters import find_parts, mlp_weights
+from .agop.estimators import AgopAccumulator, embedding_gram, finalize, make_input_probes, make_output_probes
+from .agop.metrics import aofe_ratio
+from .errors import InputError, NumericalError, UsageError
+from .interval import DEFAULT_INTERVAL, Interval
+from .loading import LoadedModel, load_model
+from .model_function import CAUSAL_LM, ENCODER, OUTPUT_FUNCTION_DOC, OutputFunction
+from .presets import PRESETS
+from .probe import ProbeWindows, load_corpus_text, make_windows
+from .shape import ENCODER_TYPES, shape_from_config, text_config_dict
+from .source import ModelRef, resolve_model
+from .store import SCHEMA_VERSION, Store
+
+
+
+DIAG_MEMORY_BUDGET = 2 * 2**30  # bytes for the output-probe diagonal accumulators (2m × T × V float64)
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """Everything that changes an audit's numbers (and so keys its cache entry)."""
+
+    T: int = 256
+    n: int = 128
+    input_probes: int = 16
+    output_probes: int = 32
+    groups_per_half: int | None = None  # None: as many as memory allows (see resolve_groups)
+    seed: int = 42
+    probe: str = "wikitext"
+    dtype: str = "float32"
+    jvp_method: str = "forward"
+    n_boot: int = 2000
+
+    @classmethod
+    def from_preset(cls, preset: str, **overrides: Any) -> AuditSettings:
+        if preset not in PRESETS:
+            raise UsageError(f"unknown --preset {preset!r}; choose one of {', '.join(PRESETS)}")
+        values = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
+        return cls(**values)
+
+    def validate(self) -> None:
+        for name in ("T", "n", "input_probes", "output_probes", "n_boot"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.T < 2:
+            raise UsageError("--T must be at least 2 (the probe loss needs a next token)")
+        half = self.output_probes // 2
+        if self.output_probes % 2 or (self.groups_per_half and half % self.groups_per_half):
+            raise UsageError(
+                f"--output-probes ({self.output_probes}) must be even and its half divisible by "
+                f"--groups-per-half ({self.groups_per_half}); e.g. 8, 16, 32"
+            )
+        if self.jvp_method not in ("forward", "double_backward"):
+            raise UsageError("--jvp-method must be 'forward' or 'double_backward'")
+
+    def resolve_groups(self, vocab_size: int, budget_bytes: int = DIAG_MEMORY_BUDGET) -> AuditSettings:
+        """Fix ``groups_per_half`` when left to the default: the largest divisor m of O/2 whose 2m
+        diagonal accumulators (T × V float64 each) fit in ``budget_bytes``. More groups make the
+        bootstrap interval of D honest (one probe per group is best); m = 2 gives too narrow a CI
+        (docs/metrics.md), so it is only the floor for very large vocabularies."""
+        if self.groups_per_half:
+            return self
+        half = self.output_probes // 2
+        per_group = 8 * self.T * max(int(vocab_size), 1)
+        fitting = [m for m in range(1, half + 1) if half % m == 0 and 2 * m * per_group <= budget_bytes]
+        return replace(self, groups_per_half=max(fitting) if fitting else 1)
+
+    def cache_key(self, corpus_sha256: str) -> dict:
+        return {**asdict(self), "probe_corpus_sha256": corpus_sha256, "schema_version": SCHEMA_VERSION}
+
+
+@dataclass
+class AuditResult:
+    """An audit's full record (JSON-ready ``record``) and whether it came from the store."""
+
+    record: dict
+    from_store: bool = False
+
+    @property
+    def metrics(self) -> dict:
+        return self.record["metrics"]
+
+    @property
+    def layers(self) -> list[dict]:
+        return self.record["layers"]
+
+    def to_frame(self):
+        """The per-layer profile as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame(self.layers)
+
+
+def package_versions() -> dict[str, str | None]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {"hf-interaction": __version__, "python": platform.python_version()}
+    for pkg in ("torch", "transformers", "accelerate", "lm_eval", "datasets"):
+        try:
+            out[pkg] = version(pkg.replace("_", "-") if pkg == "lm_eval" else pkg)
+        except PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def _model_kind(ref: ModelRef) -> str:
+    cfg = text_config_dict(ref.config)
+    archs = cfg.get("architectures") or []
+    if cfg.get("model_type") in ENCODER_TYPES or (archs and not any("CausalLM" in a or "LMHead" in a for a in archs)
+                                                  and cfg.get("model_type") in ENCODER_TYPES):
+        return ENCODER
+    return CAUSAL_LM
+
+
+def _accelerator(device: str | None):
+    """Accelerate's view of the processes. On a machine without an accelerator, cpu=True is what makes
+    a multi-process launch (torchrun / accelerate --multi_gpu) a gloo MULTI_CPU group rather than N
+    independent single processes."""
+    from accelerate import Accelerator
+
+    cpu = (device == "cpu") or not (torch.cuda.is_available() or _has_other_accelerator())
+    return Accelerator(cpu=cpu)
+
+
+def _has_other_accelerator() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    xpu = getattr(torch, "xpu", None)
+    return bool((mps and mps.is_available()) or (xpu and xpu.is_available()))
+
+
+class _Progress:
+    """Progress on the main process only: windows done, probes per window, ETA."""
+
+    def __init__(self, total: int, probes: int, enabled: bool, description: str):
+        self.enabled = enabled and os.environ.get("HF_INTERACTION_NO_PROGRESS") != "1"
+        if not self.enabled:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._progress = Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(),
+                                  TextColumn(f"windows × {probes} probes"), TimeRemainingColumn(), transient=True)
+        self._progress.start()
+        self._task = self._progress.add_task("audit", total=total)
+
+    def advance(self, k: int = 1) -> None:
+        if self.enabled:
+            self._progress.advance(self._task, k)
+
+    def close(self) -> None:
+        if self.enabled:
+            self._progress.stop()
+
+
+def _scale_and_loss(fn: OutputFunction, windows: torch.Tensor, batch: int) -> dict[str, float]:
+    """One no-grad pass: sums for s (centred last-position outputs) and the next-token loss."""
+    sq, count, nats, targets = 0.0, 0, 0.0, 0
+    with torch.no_grad():
+        for b0 in range(0, windows.shape[0], batch):
+            ids = windows[b0:b0 + batch].to(fn.input_device)
+            if fn.kind == CAUSAL_LM:
+                logits = fn.raw_output(input_ids=ids, full_logits=True).to(torch.float64)
+                last = fn.centre(logits[:, -1, :])
+                lp = torch.log_softmax(logits[:, :-1, :], dim=-1)
+                tgt = ids[:, 1:].to(lp.device)
+                nll = -lp.gather(-1, tgt.unsqueeze(-1)).squeeze(-1)
+                nats += float(nll.sum())
+                targets += tgt.numel()
+            else:
+                last = fn.raw_output(input_ids=ids).to(torch.float64)
+            if not torch.isfinite(last).all():
+                raise NumericalError("non-finite model outputs on the probe windows (check the weights and --dtype)")
+            sq += float((last * last).sum())
+            count += last.numel()
+    return {"sq": sq, "count": count, "nats": nats, "targets": targets}
+
+
+def _reduce_scalars(accelerator, values: dict[str, float]) -> dict[str, float]:
+    if accelerator is None or accelerator.num_processes == 1:
+        return values
+    keys = sorted(values)
+    t = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64, device=accelerator.device)
+    t = accelerator.reduce(t, reduction="sum")
+    return {k: float(v) for k, v in zip(keys, t.tolist(), strict=True)}
+
+
+def _resume_path(resume_dir: Path, rank: int) -> Path:
+    return resume_dir / f"accumulator-rank{rank}.pt"
+
+
+def run_audit(
+    model: str | ModelRef | LoadedModel,
+    settings: AuditSettings = AuditSettings(),
+    *,
+    interval: Interval = DEFAULT_INTERVAL,
+    store: Store | None = None,
+    force: bool = False,
+    out_dir: str | Path | None = None,
+    resume_dir: str | Path | None = None,
+    save_every: int = 8,
+    probe_batch: int | None = None,
+    device: str | None = None,
+    device_map: str | None = None,
+    allow_pickle: bool = False,
+    trust_remote_code: bool = False,
+    use_accelerate: bool = True,
+    show_progress: bool = True,
+) -> AuditResult:
+    """Audit one model. ``model`` is a spec (Hub id[@rev], local dir, ``demo``), a resolved ModelRef,
+    or an already loaded model (so ``audit --eval`` loads once)."""
+    settings.validate()
+    loaded = model if isinstance(model, LoadedModel) else None
+    ref = loaded.ref if loaded else (model if isinstance(model, ModelRef) else resolve_model(model))
+    settings = settings.resolve_groups(text_config_dict(ref.config).get("vocab_size") or 1)
+    corpus = load_corpus_text(settings.probe)
+    key = settings.cache_key(corpus.sha256)
+    accelerator = _accelerator(device) if use_accelerate and device_map is None else None
+    is_main = accelerator is None or accelerator.is_main_process
+    if store is not None and not force:
+        hit = store.get("audits", ref.model_id, ref.resolved_revision, key)
+        if hit is not None:
+            return AuditResult(hit.payload, from_store=True)
+
+    t0 = time.perf_counter()
+    kind = _model_kind(ref)
+    if loaded is None:
+        loaded = load_for_audit(ref, settings, device=device, device_map=device_map, allow_pickle=allow_pickle,
+                                trust_remote_code=trust_remote_code, accelerator=accelerator)
+    net = loaded.model
+    net.requires_grad_(False)
+    shape = shape_from_config(ref.config, ref.model_id, interval)
+    parts = find_parts(net, shape["depth"])
+    fn = OutputFunction(net, parts, kind)
+    try:
+        windows = make_windows(corpus, loaded.tokenizer, settings.T, settings.n, settings.seed)
+        record = _measure(fn, parts, windows, settings, accelerator, resume_dir, save_every, probe_batch,
+                          show_progress and is_main)
+    finally:
+        fn.close()
+    if not is_main:
+        return AuditResult({}, from_store=False)
+
+    wall = time.perf_counter() - t0
+    record.update({
+        "schema_version": SCHEMA_VERSION,
+        "model": ref.model_id,
+        "revision": ref.resolved_revision,
+        "provenance": ref.provenance(),
+        "shape": shape,
+        "interval": interval.to_dict(),
+        "settings": asdict(settings),
+        "probe": {**windows.to_provenance(), "description": corpus.description},
+        "runtime": {
+            **loaded.info,
+            "num_processes": accelerator.num_processes if accelerator is not None else 1,
+            "devices": _devices(net, accelerator),
+            "wall_time_s": wall,
+            "probe_batch": probe_batch,
+            "torch_threads": torch.get_num_threads(),
+        },
+        "versions": package_versions(),
+        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    })
+    if store is not None:
+        store.put("audits", ref.model_id, ref.resolved_revision, key, record)
+    if out_dir is not None:
+        from .audit_output import write_audit_files
+
+        write_audit_files(record, Path(out_dir))
+    return AuditResult(record)
+
+
+def load_for_audit(model: str | ModelRef, settings: AuditSettings, *, device: str | None = None,
+                   device_map: str | None = None, allow_pickle: bool = False, trust_remote_code: bool = False,
+                   accelerator=None) -> LoadedModel:
+    """Load a model the way the audit needs it: eager attention (forward-mode JVPs need it on CPU),
+    the settings' dtype, on this process's device (or spread with ``device_map``)."""
+    ref = model if isinstance(model, ModelRef) else resolve_model(model)
+    if accelerator is None and device_map is None:
+        accelerator = _accelerator(device)
+    dev = device or (str(accelerator.device) if accelerator is not None else None)
+    return load_model(ref, dtype=settings.dtype, device=None if device_map else dev, device_map=device_map,
+                      allow_pickle=allow_pickle, trust_remote_code=trust_remote_code,
+                      attn_implementation="eager", causal_lm=(_model_kind(ref) == CAUSAL_LM))
+
+
+def _devices(net, accelerator) -> list[str]:
+    devs = sorted({str(p.device) for p in net.parameters()})
+    if accelerator is not None and accelerator.num_processes > 1:
+        return [f"{accelerator.num_processes} processes × {', '.join(devs)}"]
+    return devs
+
+
+def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSettings, accelerator,
+             resume_dir, save_every: int, probe_batch: int | None, progress: bool) -> dict:
+    """Shard windows, accumulate, reduce, finalise. Returns the metric part of the record."""
+    rank = accelerator.process_index if accelerator is not None else 0
+    world = accelerator.num_processes if accelerator is not None else 1
+    local = list(range(rank, windows.n, world))
+    ids = windows.input_ids
+
+    # One window per pass: batch composition then does not depend on how windows were sharded.
+    sums = _reduce_scalars(accelerator, _scale_and_loss(fn, ids[local], batch=1))
+    s = math.sqrt(sums["sq"] / sums["count"])
+    if not s > 0:
+        raise NumericalError("the model's output is identically zero on the probe windows; nothing to measure")
+    fn.scale = s
+
+    E_eff = parts.E_eff
+    acc_device = E_eff.device
+    V, d = E_eff.shape
+    out_dim = V if fn.kind == CAUSAL_LM else d  # an encoder's f is its last hidden state (length d)
+    U = make_input_probes(settings.T, V, settings.input_probes, E_eff, settings.seed).to(E_eff.dtype)
+    R = make_output_probes(out_dim, settings.output_probes, settings.seed).to(device=acc_device, dtype=E_eff.dtype)
+    acc = AgopAccumulator(seq_len=settings.T, hidden_size=d, vocab_size=V, n_layers=len(parts.blocks),
+                          n_input_probes=settings.input_probes, n_output_probes=settings.output_probes,
+                          groups_per_half=settings.groups_per_half, output_size=out_dim, device=acc_device)
+    done: list[int] = []
+    state_file = _resume_path(Path(resume_dir), rank) if resume_dir else None
+    if state_file is not None and state_file.is_file():
+        saved = torch.load(state_file, map_location=acc_device, weights_only=True)
+        if saved.get("key") != _resume_key(settings, windows, world):
+            raise InputError(f"resume state {state_file} was made with other settings, windows or process count",
+                             "delete it or point --resume at a fresh directory")
+        acc.load_state_dict(saved["accumulator"])
+        done = list(saved["done"])
+    bar = _Progress(len(local) * world, settings.input_probes + settings.output_probes, progress,
+                    f"auditing ({world} process{'es' if world > 1 else ''})")
+    bar.advance(len(done) * world)
+    jvp_method = settings.jvp_method
+    notes: list[str] = list(parts.notes)
+    todo = [w for w in local if w not in set(done)]
+    t_start = time.perf_counter()
+    try:
+        for count, i in enumerate(todo):
+            with torch.no_grad():
+                e_i = parts.embedding(ids[i].to(fn.input_device)).detach().to(E_eff.dtype)
+            if count == 0 and jvp_method == "forward":
+                jvp_method = _first_window(acc, fn, e_i, U, R, E_eff, probe_batch, notes)
+            else:
+                acc.add_window(fn, e_i, U, R, E_eff, probe_batch=probe_batch, jvp_method=jvp_method)
+            done.append(i)
+            bar.advance(world)
+            if state_file is not None and (count + 1) % save_every == 0:
+                _save_state(state_file, acc, done, _resume_key(settings, windows, world))
+    finally:
+        bar.close()
+    elapsed = time.perf_counter() - t_start
+    if accelerator is not None and world > 1:
+        acc.all_reduce_(lambda t: accelerator.reduce(t, reduction="sum"))
+    gram = embedding_gram(E_eff)
+    metrics = finalize(acc, gram, mlp_weights(parts), n_boot=settings.n_boot, seed=settings.seed)
+    layers = metrics.pop("layers")
+    for layer, path in zip(layers, parts.mlp_paths, strict=True):
+        layer["mlp_input"] = path
+        if path is None and layer.get("nfa_note") is None:
+            layer["nfa_note"] = "not available: MLP input projection not recognised for this architecture"
+    V_float = float(V)
+    metrics.update({
+        "logit_scale": s,
+        "output_function": OUTPUT_FUNCTION_DOC[fn.kind],
+        "embedding_gram_aofe_ratio": aofe_ratio(gram),
+        "embedding_gram_init_reference": (d - 1) / (V_float + d - 1),
+        "embedding_scale": parts.embedding_scale,
+        "jvp_method": jvp_method,
+        "seconds_per_window": elapsed / len(todo) if todo else None,
+    })
+    if fn.kind == CAUSAL_LM:
+        metrics["probe_loss_nats_per_token"] = sums["nats"] / sums["targets"]
+        metrics["probe_loss_bits_per_byte"] = windows.bits_per_byte(sums["nats"])
+    if state_file is not None and state_file.exists():
+        state_file.unlink()
+    return {"metrics": metrics, "layers": layers, "notes": notes}
+
+
+def _first_window(acc: AgopAccumulator, fn, e_i, U, R, E_eff, probe_batch, notes: list[str]) -> str:
+    """Add the first window with forward-mode JVPs; if the model has an op without a forward-mode
+    derivative, undo it and use the double-backward JVP for the whole run (and say so)."""
+    snapshot = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in acc.state_dict().items()}
+    try:
+        acc.add_window(fn, e_i, U, R, E_eff, probe_batch=probe_batch, jvp_method="forward")
+        return "forward"
+    except (NotImplementedError, RuntimeError) as exc:
+        text = str(exc).lower()
+        if "forward" not in text and "dual" not in text and "jvp" not in text:
+            raise
+        acc.load_state_dict(snapshot)
+        notes.append(f"forward-mode JVP unavailable for this model ({str(exc).splitlines()[0][:120]}); "
+                     "used the double-backward JVP (same result, slower)")
+        acc.add_window(fn, e_i, U, R, E_eff, probe_batch=probe_batch, jvp_method="double_backward")
+        return "double_backward"
+
+
+def _resume_key(settings: AuditSettings, windows: ProbeWindows, world: int) -> str:
+    return f"{settings.cache_key(windows.corpus_sha256)}|{windows.windows_sha256}|{world}"
+
+
+def _save_state(path: Path, acc: AgopAccumulator, done: list[int], key: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".partial")
+    torch.save({"key": key, "done": done, "accumulator": acc.state_dict()}, tmp)
+    tmp.replace(path)
+
+
+def with_overrides(settings: AuditSettings, **kw: Any) -> AuditSettings:
+    return replace(settings, **{k: v for k, v in kw.items() if v is not None})

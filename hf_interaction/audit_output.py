@@ -1,0 +1,74 @@
+"""Writing an audit's files: ``audit.json`` (the full record), ``layers.csv`` and ``layer_profile.png``.
+
+Files are written under temporary names and renamed at the end, so an interrupted write leaves no
+half-written result.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .errors import InputError
+
+
+def _slug(model: str) -> str:
+    return model.strip("/").replace("/", "__").replace(":", "_")[-80:]
+
+
+def write_audit_files(record: dict, out_dir: Path) -> dict[str, Path]:
+    import pandas as pd
+
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create output directory {out_dir}: {exc.strerror}") from None
+    stem = f"audit_{_slug(record['model'])}"
+    targets = {
+        "json": out_dir / f"{stem}.json",
+        "csv": out_dir / f"{stem}_layers.csv",
+        "png": out_dir / f"{stem}_layer_profile.png",
+    }
+    tmp = {k: p.with_name(p.name + ".partial") for k, p in targets.items()}
+    try:
+        tmp["json"].write_text(json.dumps(record, indent=2, default=str))
+        pd.DataFrame(record["layers"]).to_csv(tmp["csv"], index=False)
+        plot_layer_profiles([record], tmp["png"])
+        for k, p in targets.items():
+            tmp[k].replace(p)
+    finally:
+        for p in tmp.values():
+            p.unlink(missing_ok=True)
+    return targets
+
+
+def plot_layer_profiles(records: list[dict], path: Path, labels: list[str] | None = None) -> None:
+    """Layer profile(s): AOFE-ratio, effective rank and NFA off-diagonal alignment against relative depth."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    import seaborn as sns
+
+    rows = []
+    for idx, rec in enumerate(records):
+        label = labels[idx] if labels else rec["model"]
+        L = len(rec["layers"])
+        for layer in rec["layers"]:
+            rows.append({"model": label, "relative depth": (layer["layer"] + 0.5) / L,
+                         "AOFE-ratio": layer.get("aofe_ratio"), "effective rank": layer.get("effective_rank"),
+                         "NFA off-diagonal r": layer.get("nfa_offdiag")})
+    frame = pd.DataFrame(rows)
+    sns.set_theme(style="whitegrid", palette="colorblind")
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), constrained_layout=True)
+    for ax, col in zip(axes, ("AOFE-ratio", "effective rank", "NFA off-diagonal r"), strict=True):
+        data = frame.dropna(subset=[col])
+        if not data.empty:
+            sns.lineplot(data=data, x="relative depth", y=col, hue="model", marker="o", ax=ax,
+                         legend=(col == "AOFE-ratio"))
+        ax.set_title(col)
+        ax.set_xlim(0, 1)
+    fig.suptitle("Layer interaction profile (residual stream entering each block)")
+    fig.savefig(path, dpi=110, format="png", metadata={"Software": None})
+    plt.close(fig)

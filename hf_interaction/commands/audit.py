@@ -1,0 +1,160 @@
+"""``hf-interaction audit``: AOFE, AOFE-ratio, layer profile and NFA alignment of a model."""
+
+from __future__ import annotations
+
+import click
+
+from ..errors import UsageError
+from .common import emit_json, get_interval, interval_options, open_store, store_option
+
+
+@click.command("audit")
+@click.argument("model")
+@click.option("--preset", type=click.Choice(["paper", "cpu", "demo"]), default=None,
+              help="Probe sizes. paper: T=256, n=128, 16 input / 32 output probes (DESIGN §4.2). "
+                   "cpu: T=32, n=8, 4/8 probes (~1 min for a 100M model on 2 cores). "
+                   "demo: T=64, n=32, 8/16. Default: paper, or demo for `demo`.")
+@click.option("--T", "T", type=int, default=None, help="Tokens per probe window (overrides the preset).")
+@click.option("--n", "n", type=int, default=None, help="Number of probe windows (overrides the preset).")
+@click.option("--input-probes", type=int, default=None, help="Hutchinson input probes for F (overrides).")
+@click.option("--output-probes", type=int, default=None,
+              help="Output probes for D and the layer profile; even, split in two halves (overrides).")
+@click.option("--groups-per-half", type=int, default=None,
+              help="Output-probe groups per half: the bootstrap units of D's interval. Default: as many as "
+                   "fit in 2 GiB of T×V accumulators (one probe per group when they fit).")
+@click.option("--seed", type=int, default=42, show_default=True, help="Seed for windows, probes and bootstrap.")
+@click.option("--probe", default=None,
+              help="Probe corpus: wikitext (wikitext-2-raw-v1 test, downloads once), builtin (offline, "
+                   "Python stdlib docstrings), or a PATH (.txt, .jsonl[:field], .parquet). "
+                   "Default: wikitext, or builtin for `demo`.")
+@click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16", "float64"]), default="float32",
+              show_default=True, help="Model weights' dtype (accumulation is always float64).")
+@click.option("--device", default=None, help="Device, e.g. cpu or cuda:0 (default: Accelerate's choice).")
+@click.option("--device-map", default=None, help="'auto' to spread a model larger than one device (one process).")
+@click.option("--probe-batch", type=int, default=None,
+              help="Copies of a window per model pass (bounds memory; default: all probes at once).")
+@click.option("--jvp-method", type=click.Choice(["forward", "double_backward"]), default="forward",
+              show_default=True, help="forward-mode JVP (falls back automatically) or the double-backward trick.")
+@click.option("--n-boot", type=int, default=2000, show_default=True, help="Bootstrap replicates for the CIs.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Also write the JSON record, a per-layer CSV and a layer-profile figure here.")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False), default=None,
+              help="Save accumulator state here every few windows and resume from it.")
+@click.option("--force", is_flag=True, help="Recompute even if the store holds this exact audit.")
+@click.option("--allow-pickle", is_flag=True, help="Allow pickle (.bin) weights; they can run code.")
+@click.option("--trust-remote-code", is_flag=True, help="Run model code from the repository (off by default).")
+@interval_options
+@store_option
+@click.option("--no-store", is_flag=True, help="Do not read or write the results store.")
+@click.option("--json", "as_json", is_flag=True, help="Print the full JSON record instead of a summary.")
+@click.option("--eval", "run_eval", is_flag=True,
+              help="Also evaluate MMLU-Pro on the same loaded model (one load for both jobs; see `eval`).")
+@click.option("--eval-task", default="leaderboard_mmlu_pro", show_default=True,
+              type=click.Choice(["leaderboard_mmlu_pro", "mmlu_pro"]), help="MMLU-Pro task for --eval.")
+@click.option("--eval-subsample", type=float, default=None, help="Category-stratified fraction for --eval.")
+@click.option("--eval-limit", type=int, default=None, help="lm-eval --limit for --eval.")
+@click.option("--eval-data", type=click.Path(file_okay=False), default=None,
+              help="Local MMLU-Pro files (from `eval --export-data`) for --eval.")
+def command(model, preset, T, n, input_probes, output_probes, groups_per_half, seed, probe, dtype, device,
+            device_map, probe_batch, jvp_method, n_boot, out_dir, resume_dir, force, allow_pickle,
+            trust_remote_code, interval_text, interval_file, store_path, no_store, as_json, run_eval, eval_task,
+            eval_subsample, eval_limit, eval_data):
+    """Measure neural interaction of MODEL: AOFE and AOFE-ratio of the input-space AGOP with
+    confidence intervals, the per-block layer profile, NFA alignment and the probe loss.
+
+    MODEL is a Hub id (ID@REVISION allowed), a local checkpoint directory, or `demo` (the embedded
+    tiny model, fully offline). Data parallel: `accelerate launch -m hf_interaction audit MODEL ...`.
+    """
+    from ..audit import AuditSettings, run_audit
+
+    interval = get_interval(interval_text, interval_file)
+    is_demo = model == "demo"
+    settings = AuditSettings.from_preset(
+        preset or ("demo" if is_demo else "paper"), T=T, n=n, input_probes=input_probes,
+        output_probes=output_probes, groups_per_half=groups_per_half, seed=seed,
+        probe=probe or ("builtin" if is_demo else "wikitext"), dtype=dtype, jvp_method=jvp_method, n_boot=n_boot,
+    )
+    if device_map and device:
+        raise UsageError("give --device or --device-map, not both")
+    store = None if no_store else open_store(store_path)
+    target = model
+    if run_eval:  # load once; the audit and the evaluation both use this model
+        from ..audit import load_for_audit
+
+        target = load_for_audit(model, settings, device=device, device_map=device_map, allow_pickle=allow_pickle,
+                                trust_remote_code=trust_remote_code)
+    result = run_audit(target, settings, interval=interval, store=store, force=force, out_dir=out_dir,
+                       resume_dir=resume_dir, probe_batch=probe_batch, device=device, device_map=device_map,
+                       allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+    if not result.record:  # a non-main process under accelerate launch
+        return
+    evaluation = None
+    if run_eval:
+        from ..evaluate import evaluate_mmlu_pro
+
+        evaluation = evaluate_mmlu_pro(target, task=eval_task, subsample=eval_subsample, limit=eval_limit,
+                                       seed=seed, data_dir=eval_data, dtype=dtype, device=device, store=store,
+                                       force=force, progress=lambda msg: click.echo(msg, err=True))
+        if evaluation is None:  # a non-main process
+            return
+    if as_json:
+        emit_json({**result.record, "evaluation": evaluation.to_dict()} if evaluation else result.record)
+    else:
+        print_summary(result.record, from_store=result.from_store, out_dir=out_dir)
+        if evaluation is not None:
+            ev = evaluation.to_dict()
+            stderr = ev.get("acc_stderr")
+            click.echo(f"MMLU-Pro ({ev.get('task')}): acc {ev.get('acc'):.4f}"
+                       + (f" ± {stderr:.4f}" if stderr is not None else "") + " "
+                       + f"on {ev.get('n_questions')} questions" + (" (from the store)" if evaluation.cached else ""))
+
+
+def _ci(ci) -> str:
+    return f"[{ci[0]:.4g}, {ci[1]:.4g}]" if ci and None not in ci else "-"
+
+
+def print_summary(rec: dict, *, from_store: bool = False, out_dir: str | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    sh, m, iv, st = rec["shape"], rec["metrics"], rec["interval"], rec["settings"]
+    where = "from the results store" if from_store else f"in {rec['runtime']['wall_time_s']:.1f} s"
+    console.print(f"[bold]{rec['model']}[/] @ {rec['revision'][:12]}  ({where})")
+    inside = "[green]inside[/]" if sh["inside_interval"] else "[red]outside[/]"
+    console.print(f"shape: L={sh['depth']} d={sh['width']} R_D/W={sh['r_dw']:.4f}  {inside} "
+                  f"[{iv['lo']:g}, {iv['hi']:g}]  distance {sh['interval_distance']:+.3f} decades, "
+                  f"coordinate {sh['interval_coordinate']:+.2f}  params {sh['total_params']:,}")
+    t = Table(title="input-space AGOP (DESIGN §4.2)", title_justify="left")
+    for col in ("metric", "value", f"{int(m['ci_level'] * 100)}% CI"):
+        t.add_column(col, justify="right" if col != "metric" else "left")
+    t.add_row("AOFE-ratio", f"{m['aofe_ratio']:.4f}", _ci(m["aofe_ratio_ci"]))
+    t.add_row("AOFE", f"{m['aofe']:.4g}", _ci(m["aofe_ci"]))
+    t.add_row("F (‖G‖²_F)", f"{m['f_hat']:.4g}", _ci(m["f_ci"]))
+    t.add_row("D (‖diag G‖²)", f"{m['d_hat']:.4g}", _ci(m["d_ci"]))
+    if "probe_loss_nats_per_token" in m:
+        t.add_row("probe loss", f"{m['probe_loss_nats_per_token']:.4f} nats/token", "")
+        t.add_row("", f"{m['probe_loss_bits_per_byte']:.4f} bits/byte", "")
+    t.add_row("embedding Gram AOFE-ratio", f"{m['embedding_gram_aofe_ratio']:.4f}",
+              f"init ≈ {m['embedding_gram_init_reference']:.4f} (width-tied)")
+    console.print(t)
+    if m.get("f_below_d"):
+        console.print("[yellow]F̂ < D̂: the off-diagonal energy estimate is negative (too few probes?)[/]")
+    lt = Table(title="layer profile (residual stream entering each block, DESIGN §4.3–4.4)", title_justify="left")
+    for col in ("block", "AOFE-ratio", "eff. rank", "trace", "NFA off-diag r", "NFA full r"):
+        lt.add_column(col, justify="right")
+    for layer in rec["layers"]:
+        lt.add_row(str(layer["layer"]), _f(layer.get("aofe_ratio")), _f(layer.get("effective_rank"), 3),
+                   _f(layer.get("trace")), _f(layer.get("nfa_offdiag"), 3), _f(layer.get("nfa_full"), 3))
+    console.print(lt)
+    console.print(f"probe: {st['probe']} T={st['T']} n={st['n']} input probes={st['input_probes']} "
+                  f"output probes={st['output_probes']} seed={st['seed']} windows sha256 "
+                  f"{rec['probe']['windows_sha256'][:12]}", style="dim")
+    for note in rec.get("notes", []):
+        console.print(f"note: {note}", style="dim")
+    if out_dir:
+        console.print(f"files written to {out_dir}", style="dim")
+
+
+def _f(v, digits: int = 4) -> str:
+    return "-" if v is None else f"{v:.{digits}g}"

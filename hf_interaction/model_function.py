@@ -1,0 +1,92 @@
+"""The output function f of DESIGN §4.1 around a Hugging Face model, with the hooks the estimators need.
+
+f(e) = (z − mean(z)) / s where z are the last-position logits for input embeddings e and s is a fixed
+scale (the RMS of the centred last-position logits over the probe windows). Encoders without an LM
+head (BERT family) use the final hidden state at the last position instead, uncentred (there is no
+softmax whose shift invariance would motivate centring), and the result says so.
+
+Forward pre-hooks capture the exact tensors entering each block and each block's MLP input
+projection, so one backward pass gives the gradients at all of them.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .adapters import ModelParts
+from .agop.estimators import ForwardOut
+
+CAUSAL_LM = "causal_lm"
+ENCODER = "encoder"
+OUTPUT_FUNCTION_DOC = {
+    CAUSAL_LM: "last-position logits, centred over the vocabulary, divided by s (their RMS over the probe windows)",
+    ENCODER: "encoder without an LM head: final hidden state at the last position, divided by s (its RMS over the "
+             "probe windows); not centred",
+}
+
+
+class OutputFunction:
+    """Callable ``f(e) -> ForwardOut`` for the AGOP estimators (see agop/estimators.py)."""
+
+    def __init__(self, model: nn.Module, parts: ModelParts, kind: str):
+        self.model, self.parts, self.kind = model, parts, kind
+        self.scale = 1.0
+        self._blocks: list[torch.Tensor | None] = [None] * len(parts.blocks)
+        self._mlps: list[torch.Tensor | None] = [None] * len(parts.blocks)
+        self._handles = []
+        for layer, block in enumerate(parts.blocks):
+            self._handles.append(block.register_forward_pre_hook(self._block_hook(layer), with_kwargs=True))
+            mods = parts.mlp_inputs[layer]
+            if mods:
+                self._handles.append(mods[0].register_forward_pre_hook(self._mlp_hook(layer)))
+
+    def _block_hook(self, layer: int):
+        def hook(module, args, kwargs):
+            self._blocks[layer] = args[0] if args else kwargs["hidden_states"]
+
+        return hook
+
+    def _mlp_hook(self, layer: int):
+        def hook(module, args):
+            self._mlps[layer] = args[0]
+
+        return hook
+
+    def close(self) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+
+    @property
+    def input_device(self) -> torch.device:
+        return self.parts.embedding.weight.device
+
+    def raw_output(self, *, input_ids: torch.Tensor | None = None, inputs_embeds: torch.Tensor | None = None,
+                   full_logits: bool = False) -> torch.Tensor:
+        """Uncentred, unscaled output: last-position logits (or all logits with ``full_logits``), or the
+        encoder's last hidden state at the last position."""
+        kwargs = {"use_cache": False} if self.kind == CAUSAL_LM else {}
+        if self.kind == CAUSAL_LM and not full_logits:
+            kwargs["logits_to_keep"] = 1
+        out = self.model(input_ids=input_ids, inputs_embeds=inputs_embeds, **kwargs)
+        if self.kind == CAUSAL_LM:
+            return out.logits if full_logits else out.logits[:, -1, :]
+        return out.last_hidden_state[:, -1, :]
+
+    def centre(self, z: torch.Tensor) -> torch.Tensor:
+        return z - z.mean(dim=-1, keepdim=True) if self.kind == CAUSAL_LM else z
+
+    def __call__(self, e: torch.Tensor) -> ForwardOut:
+        self._blocks = [None] * len(self.parts.blocks)
+        self._mlps = [None] * len(self.parts.blocks)
+        z = self.raw_output(inputs_embeds=e)
+        f = self.centre(z.float() if z.dtype in (torch.float16, torch.bfloat16) else z) / self.scale
+        missing = [layer for layer, t in enumerate(self._blocks) if t is None]
+        if missing:
+            raise RuntimeError(f"blocks {missing} were not called in the forward pass")
+        out = ForwardOut(f=f, block_inputs=list(self._blocks), mlp_inputs=list(self._mlps))
+        # Drop our references so the autograd graph is freed as soon as the caller is done with it.
+        self._blocks = [None] * len(self.parts.blocks)
+        self._mlps = [None] * len(self.parts.blocks)
+        return out
