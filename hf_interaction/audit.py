@@ -33,8 +33,6 @@ from .shape import ENCODER_TYPES, shape_from_config, text_config_dict
 from .source import ModelRef, resolve_model
 from .store import SCHEMA_VERSION, Store
 
-
-
 DIAG_MEMORY_BUDGET = 2 * 2**30  # bytes for the output-probe diagonal accumulators (2m × T × V float64)
 
 
