@@ -47,9 +47,10 @@ def test_offdiagonal_nfa_separates_trained_from_random(minilm_dirs):
         assert t["nfa_offdiag"] > r["nfa_offdiag"] + 0.04
         # The full-matrix correlation is far from zero even at initialisation (diagonal-heavy matrices).
         assert r["nfa_full"] > 0.1
-    gap_off = min(t["nfa_offdiag"] - r["nfa_offdiag"] for t, r in zip(trained["layers"], random["layers"], strict=False))
-    ratio_full = min(t["nfa_full"] / r["nfa_full"] for t, r in zip(trained["layers"], random["layers"], strict=False))
+    pairs = list(zip(trained["layers"], random["layers"], strict=True))
+    gap_off = min(t["nfa_offdiag"] - r["nfa_offdiag"] for t, r in pairs)
+    ratio_full = min(t["nfa_full"] / r["nfa_full"] for t, r in pairs)
     ratio_off = min(t["nfa_offdiag"] / max(abs(r["nfa_offdiag"]), 1e-3)
-                    for t, r in zip(trained["layers"], random["layers"], strict=False))
+                    for t, r in pairs)
     assert gap_off > 0.04
     assert ratio_off > ratio_full  # the off-diagonal test separates them more cleanly
