@@ -1,0 +1,195 @@
+"""`sweep`: width matching, the shared data stream, training determinism, the derived interval, and a
+micro sweep end to end through the CLI (train, save, audit, report, resume), offline."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hf_interaction.byte_tokenizer import BYTE_VOCAB_SIZE, build_byte_tokenizer, encode_bytes
+from hf_interaction.errors import InputError, UsageError
+from hf_interaction.interval import load_interval_file
+from hf_interaction.sweep import (
+    ShapeSpec,
+    SweepSettings,
+    derive_interval,
+    match_width,
+    matched_count,
+    prepare_data,
+    train_shape,
+)
+from hf_interaction.sweep_report import paper_bands, paper_csv_path
+
+MICRO = ["--budget", "5000", "--depths", "1,2,4", "--head-dim", "4", "--tokens-per-param", "0.1",
+         "--batch-size", "4", "--seq-len", "16", "--audit-preset", "micro", "--max-val-windows", "8",
+         "--threads", "1", "--no-progress"]
+
+
+def _brute_force(budget: int, depth: int, head_dim: int, match: str) -> int:
+    """Smallest |count - budget| over every valid width (multiples of head_dim) up to past the budget."""
+    best, k = None, 1
+    while True:
+        spec = ShapeSpec("llama", depth, k * head_dim, head_dim, 4.0, BYTE_VOCAB_SIZE, 128)
+        c = matched_count(spec, match)
+        diff = abs(c - budget)
+        if best is None or diff < best:
+            best = diff
+        if c >= budget:
+            return best
+        k += 1
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(budget=st.integers(1_000, 40_000), depth=st.sampled_from([1, 3]), head_dim=st.sampled_from([4, 8]),
+       match=st.sampled_from(["non-embedding", "total"]))
+def test_width_matching_is_closest_valid_width(budget, depth, head_dim, match):
+    m = match_width(budget, depth, head_dim=head_dim, vocab_size=BYTE_VOCAB_SIZE, max_positions=128, match=match,
+                    max_mismatch=None)
+    assert m.spec.width % head_dim == 0 and m.spec.heads * head_dim == m.spec.width
+    assert abs(m.achieved - budget) == _brute_force(budget, depth, head_dim, match)
+    assert m.achieved == (m.counts["non_embedding_params"] if match == "non-embedding" else m.counts["total_params"])
+    tol = 0.2
+    try:
+        accepted = match_width(budget, depth, head_dim=head_dim, vocab_size=BYTE_VOCAB_SIZE, max_positions=128,
+                               match=match, max_mismatch=tol)
+    except InputError:
+        assert abs(m.mismatch) > tol
+    else:  # never further than the stated tolerance, in particular never above budget × (1 + tol)
+        assert accepted.achieved <= budget * (1 + tol) and abs(accepted.mismatch) <= tol
+
+
+def test_byte_tokenizer_is_bytes():
+    tok = build_byte_tokenizer()
+    text = "Héllo, wörld → 🙂\n\ttabs"
+    assert tok.encode(text) == encode_bytes(text) and len(tok) == BYTE_VOCAB_SIZE
+    assert tok.decode(encode_bytes(text)) == text
+
+
+def _tiny_settings(**kw) -> SweepSettings:
+    base = {"budget": 4000, "depths": (1,), "head_dim": 4, "tokens_per_param": 0.2, "batch_size": 4, "seq_len": 16,
+            "max_val_windows": 4, "audit_preset": "none"}
+    return SweepSettings(**{**base, **kw})
+
+
+def test_same_seed_same_losses_and_shared_data():
+    s = _tiny_settings()
+    data = prepare_data(s)
+    assert prepare_data(s).val_windows_sha256 == data.val_windows_sha256
+    assert prepare_data(s).train_stream_sha256 == data.train_stream_sha256
+    spec = match_width(s.budget, 1, head_dim=4, vocab_size=BYTE_VOCAB_SIZE, max_positions=16).spec
+    _, a = train_shape(spec, 0, data, s)
+    _, b = train_shape(spec, 0, data, s)
+    _, c = train_shape(spec, 1, data, s)
+    assert a["val_loss"] == b["val_loss"] and a["train_curve"] == b["train_curve"]
+    assert c["val_loss"] != a["val_loss"]
+    assert a["tokens_trained"] == data.steps * 4 * 16 >= 0.2 * 4000
+
+
+def test_other_arch_trains_saves_and_loads(tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    from hf_interaction.sweep import save_checkpoint
+
+    s = _tiny_settings(arch="gpt2", tokens_per_param=0.05)
+    data = prepare_data(s)
+    m = match_width(s.budget, 2, arch="gpt2", head_dim=4, vocab_size=BYTE_VOCAB_SIZE, max_positions=16)
+    model, metrics = train_shape(m.spec, 0, data, s)
+    save_checkpoint(model, tmp_path / "gpt2", metrics)
+    loaded = AutoModelForCausalLM.from_pretrained(tmp_path / "gpt2")
+    assert (loaded.config.n_layer, loaded.config.n_embd) == (2, m.spec.width)
+    assert sum(p.numel() for p in loaded.parameters()) == m.counts["total_params"]
+
+
+def _summary(depth, width, loss):
+    return {"depth": depth, "width": width, "r_dw": depth / width, "val_loss_mean": loss}
+
+
+def test_derive_interval_band_contiguity_and_single_shape():
+    rows = [_summary(1, 64, 2.00), _summary(2, 48, 2.01), _summary(4, 32, 2.10), _summary(8, 24, 2.03)]
+    d = derive_interval(rows, 0.02)
+    assert d["optimal_depth"] == 1 and d["band_depths"] == [1, 2, 8]
+    assert d["lo"] == pytest.approx(1 / 64) and d["hi"] == pytest.approx(8 / 24)
+    assert not d["contiguous"] and "not contiguous" in d["notes"][0]
+    single = derive_interval(rows, 0.001)
+    assert single["band_depths"] == [1] and single["lo"] < 1 / 64 < single["hi"]
+    assert single["hi"] == pytest.approx(math.sqrt((1 / 64) * (2 / 48)))
+
+
+def test_paper_table_reproduces_reference_readme():
+    bands = paper_bands(paper_csv_path())
+    lo, hi = bands["optimal_range_ge_1M"]
+    assert 0.023 <= lo and hi <= 0.047
+    assert bands["common_1M_3M"]["lo"] == pytest.approx(0.0204, abs=5e-5)
+    assert bands["common_1M_3M"]["hi"] == pytest.approx(0.0645, abs=5e-5)
+    assert bands["common_1M_10M"]["hi"] == pytest.approx(0.0583, abs=5e-5)
+
+
+def test_micro_sweep_end_to_end_and_resume(tmp_path):
+    from click.testing import CliRunner
+
+    from hf_interaction.cli import cli
+
+    out = tmp_path / "sweep"
+    proc = CliRunner().invoke(cli, ["sweep", *MICRO, "--out", str(out)])
+    assert proc.exit_code == 0, proc.output
+    assert "optimal R_D/W" in proc.stdout and "trained" in proc.stderr
+    shapes = sorted((out / "shapes").iterdir())
+    assert [p.name.split("_")[0] for p in shapes] == ["depth1", "depth2", "depth4"]
+    for name in ("sweep_report.md", "sweep_loss_vs_rdw.png", "sweep_aofe_vs_rdw.png", "sweep_runs.csv",
+                 "sweep_shapes.csv", "sweep.json"):
+        assert (out / name).is_file(), name
+    interval = load_interval_file(out / "interval.json")
+    assert interval.lo < interval.hi and "budget 5,000" in interval.source
+    record = json.loads((out / "sweep.json").read_text())
+    rows = record["rows"]
+    assert len({r["val_windows_sha256"] for r in rows}) == 1 and len({r["train_stream_sha256"] for r in rows}) == 1
+    assert all(r["aofe_ratio"] is not None and r["tokens_trained"] == rows[0]["tokens_trained"] for r in rows)
+    audits = [json.loads((p / "audit.json").read_text()) for p in shapes]
+    assert len({a["windows_sha256"] for a in audits}) == 1
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(shapes[0])
+    tok = AutoTokenizer.from_pretrained(shapes[0])
+    assert model.config.num_hidden_layers == 1 and tok.encode("ab") == [97, 98]
+
+    # Rerun: every shape is skipped, checkpoints untouched, the report rewritten.
+    mtimes = {p: (p / "model.safetensors").stat().st_mtime_ns for p in shapes}
+    again = CliRunner().invoke(cli, ["sweep", *MICRO, "--out", str(out), "--json", "--no-store"])
+    assert again.exit_code == 0, again.output
+    statuses = json.loads(again.stdout)["statuses"]
+    assert len(statuses) == 3 and all(v.startswith("skipped") for v in statuses.values())
+    assert again.stderr.count("skipped") == 3
+    assert mtimes == {p: (p / "model.safetensors").stat().st_mtime_ns for p in shapes}
+
+
+def _cli_error(capsys, *args):
+    from hf_interaction.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: ")
+    return exc.value.code, err
+
+
+def test_bad_input_one_line(capsys, tmp_path):
+    out = str(tmp_path / "o")
+    code, err = _cli_error(capsys, "sweep", "--budget", "500", "--depths", "1,2", "--out", out)
+    assert code == 3 and "too small for depth 1" in err
+    code, err = _cli_error(capsys, "sweep", "--budget", "6000", "--depths", "1", "--head-dim", "16", "--out", out)
+    assert code == 3 and "depth 1 cannot match" in err
+    code, err = _cli_error(capsys, "sweep", "--budget", "5000", "--arch", "nonsense", "--out", out)
+    assert code == 2 and "unknown --arch" in err
+    code, err = _cli_error(capsys, "sweep", "--budget", "5000", "--arch", "bert", "--out", out)
+    assert code == 2 and "causal-LM" in err
+    code, err = _cli_error(capsys, "sweep", "--budget", "0", "--out", out)
+    assert code == 2 and "--budget must be positive" in err
+    code, err = _cli_error(capsys, "sweep", "--budget", "5000", "--depths", "1,x", "--out", out)
+    assert code == 2 and "--depths" in err
+    with pytest.raises(UsageError):
+        SweepSettings(budget=5000, tolerance=2).validate()
