@@ -420,6 +420,3 @@ def _save_state(path: Path, acc: AgopAccumulator, done: list[int], key: str) -> 
     torch.save({"key": key, "done": done, "accumulator": acc.state_dict()}, tmp)
     tmp.replace(path)
 
-
-def with_overrides(settings: AuditSettings, **kw: Any) -> AuditSettings:
-    return replace(settings, **{k: v for k, v in kw.items() if v is not None})

@@ -63,3 +63,11 @@ def test_debug_shows_traceback(run_cli, tmp_path):
     res = run_cli("--debug", "shape", "./does/not/exist")
     assert res.returncode != 0
     assert "Traceback" in res.stderr
+
+
+def test_public_api_entry_points():
+    from hf_interaction import api
+
+    for name in ("shape", "shapes_from_list", "run_audit", "AuditSettings", "evaluate_mmlu_pro", "compare_models",
+                 "generate_report", "Store"):
+        assert callable(getattr(api, name)), name
