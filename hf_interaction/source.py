@@ -1,5 +1,6 @@
 """Where a model comes from: a Hub id (``id@revision``), a local directory, a ``config.json`` path,
-or the embedded ``demo`` checkpoint. Resolves the spec and reads the config without touching weights.
+or an embedded demo checkpoint (``demo``, ``demo-shallow``, ``demo-mid``, ``demo-deep``).
+Resolves the spec and reads the config without touching weights.
 
 The resolved revision is what results are keyed by: the Hub commit hash, or for local files a
 content fingerprint (``local-<hash>``) so a checkpoint changed in place is not a stale cache hit.
@@ -14,10 +15,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .demo import EMBEDDED_MODELS
 from .errors import InputError, NotReachableError
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
-EMBEDDED = {"demo"}
+EMBEDDED = frozenset(EMBEDDED_MODELS)  # the embedded demo models (demo.py)
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,7 @@ def resolve_model(spec: str) -> ModelRef:
     if spec in EMBEDDED:
         from .demo import demo_path
 
-        path = demo_path()
+        path = demo_path(spec)
         return ModelRef(spec, "embedded", spec, path, None, fingerprint_dir(path),
                         _read_json(path / "config.json"))
     name, revision = split_revision(spec)

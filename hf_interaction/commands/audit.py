@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import UsageError
+from ..source import EMBEDDED
 from .common import emit_json, get_interval, interval_options, open_store, store_option
 
 
@@ -13,7 +14,7 @@ from .common import emit_json, get_interval, interval_options, open_store, store
 @click.option("--preset", type=click.Choice(["paper", "cpu", "demo"]), default=None,
               help="Probe sizes. paper: T=256, n=128, 16 input / 32 output probes (DESIGN §4.2). "
                    "cpu: T=32, n=8, 4/8 probes (~1 min for a 100M model on 2 cores). "
-                   "demo: T=64, n=32, 8/16. Default: paper, or demo for `demo`.")
+                   "demo: T=64, n=16, 8/16. Default: paper, or demo for the embedded demo models.")
 @click.option("--T", "T", type=int, default=None, help="Tokens per probe window (overrides the preset).")
 @click.option("--n", "n", type=int, default=None, help="Number of probe windows (overrides the preset).")
 @click.option("--input-probes", type=int, default=None, help="Hutchinson input probes for F (overrides).")
@@ -26,7 +27,7 @@ from .common import emit_json, get_interval, interval_options, open_store, store
 @click.option("--probe", default=None,
               help="Probe corpus: wikitext (wikitext-2-raw-v1 test, downloads once), builtin (offline, "
                    "Python stdlib docstrings), or a PATH (.txt, .jsonl[:field], .parquet). "
-                   "Default: wikitext, or builtin for `demo`.")
+                   "Default: wikitext, or builtin for the embedded demo models.")
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16", "float64"]), default="float32",
               show_default=True, help="Model weights' dtype (accumulation is always float64).")
 @click.option("--device", default=None, help="Device, e.g. cpu or cuda:0 (default: Accelerate's choice).")
@@ -62,13 +63,14 @@ def command(model, preset, T, n, input_probes, output_probes, groups_per_half, s
     """Measure neural interaction of MODEL: AOFE and AOFE-ratio of the input-space AGOP with
     confidence intervals, the per-block layer profile, NFA alignment and the probe loss.
 
-    MODEL is a Hub id (ID@REVISION allowed), a local checkpoint directory, or `demo` (the embedded
-    tiny model, fully offline). Data parallel: `accelerate launch -m hf_interaction audit MODEL ...`.
+    MODEL is a Hub id (ID@REVISION allowed), a local checkpoint directory, or an embedded demo model
+    (`demo`, `demo-shallow`, `demo-mid`, `demo-deep`: tiny trained models, fully offline).
+    Data parallel: `accelerate launch -m hf_interaction audit MODEL ...`.
     """
     from ..audit import AuditSettings, run_audit
 
     interval = get_interval(interval_text, interval_file)
-    is_demo = model == "demo"
+    is_demo = model in EMBEDDED
     settings = AuditSettings.from_preset(
         preset or ("demo" if is_demo else "paper"), T=T, n=n, input_probes=input_probes,
         output_probes=output_probes, groups_per_half=groups_per_half, seed=seed,

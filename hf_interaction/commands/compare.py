@@ -22,7 +22,7 @@ PRESET_FIELDS = PRESETS
                    "Without it a missing audit is reported as missing.")
 @click.option("--preset", type=click.Choice(sorted(PRESET_FIELDS)), default=None,
               help="Audit probe sizes: selects stored audits made with them, and the sizes --run uses "
-                   "(default for --run: cpu, or demo for `demo`).")
+                   "(default for --run: cpu, or demo for the embedded demo models).")
 @click.option("--T", "T", type=int, default=None, help="Only audits with this window length (and --run uses it).")
 @click.option("--n", "n", type=int, default=None, help="Only audits with this many windows (and --run uses it).")
 @click.option("--input-probes", type=int, default=None, help="Only audits with this many input probes.")
@@ -31,7 +31,7 @@ PRESET_FIELDS = PRESETS
 @click.option("--seed", type=int, default=None, help="Only audits with this seed (--run default: 42).")
 @click.option("--probe", default=None,
               help="Only audits on this probe corpus (wikitext, builtin or a PATH); --run default: wikitext, "
-                   "or builtin for `demo`.")
+                   "or builtin for the embedded demo models.")
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16", "float64"]), default=None,
               help="Only audits in this dtype (--run default: float32).")
 @click.option("--n-boot", type=int, default=None, help="Only audits with this many bootstrap replicates.")
@@ -59,8 +59,9 @@ def command(models, run, preset, T, n, input_probes, output_probes, groups_per_h
     interval, AOFE and AOFE-ratio with CIs, probe loss, and MMLU-Pro when stored, with deltas against
     the first model (absolute; parameter counts as ratios).
 
-    MODELS are Hub ids (ID@REVISION allowed), local checkpoint directories or `demo`; a Hub id that
-    cannot be reached is compared from what the results store holds about it. Audits are read from
+    MODELS are Hub ids (ID@REVISION allowed), local checkpoint directories or embedded demo models
+    (`demo`, `demo-shallow`, `demo-mid`, `demo-deep`); a Hub id that cannot be reached is compared
+    from what the results store holds about it. Audits are read from
     the store (the newest one per model unless narrowed by --settings-hash or the audit flags);
     missing ones are computed only with --run. Audits made with different settings are reported
     (or refused with --require-same-settings), never compared silently.

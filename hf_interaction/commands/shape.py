@@ -39,9 +39,10 @@ def command(models, list_path, interval_text, interval_file, as_json, as_csv, st
     """Depth-width shape of MODEL(s) from the config alone (no weights are downloaded).
 
     MODEL is a Hub id (optionally ID@REVISION), a local model directory, a path to a config.json,
-    or `demo`. Reports depth L, width d, R_D/W = L/d, exact total / embedding / non-embedding
-    parameter counts (meta-device skeleton), FFN width, heads, KV heads, head dim, vocabulary,
-    tied embeddings and the position relative to the efficient interval.
+    or an embedded demo model (`demo`, `demo-shallow`, `demo-mid`, `demo-deep`). Reports depth L,
+    width d, R_D/W = L/d, exact total / embedding / non-embedding parameter counts (meta-device
+    skeleton), FFN width, heads, KV heads, head dim, vocabulary, tied embeddings and
+    the position relative to the efficient interval.
     """
     if not models and not list_path:
         raise UsageError("give at least one MODEL or --list FILE (try: hf-interaction shape --list "
