@@ -5,13 +5,15 @@ from __future__ import annotations
 import click
 
 from ..errors import UsageError
+from ..loading import DTYPES
+from ..presets import PRESETS
 from ..source import EMBEDDED
 from .common import emit_json, get_interval, interval_options, open_store, store_option
 
 
 @click.command("audit")
 @click.argument("model")
-@click.option("--preset", type=click.Choice(["paper", "cpu", "demo"]), default=None,
+@click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None,
               help="Probe sizes. paper: T=256, n=128, 16 input / 32 output probes (DESIGN §4.2). "
                    "cpu: T=32, n=8, 4/8 probes (~1 min for a 100M model on 2 cores). "
                    "demo: T=64, n=16, 8/16. Default: paper, or demo for the embedded demo models.")
@@ -28,7 +30,7 @@ from .common import emit_json, get_interval, interval_options, open_store, store
               help="Probe corpus: wikitext (wikitext-2-raw-v1 test, downloads once), builtin (offline, "
                    "Python stdlib docstrings), or a PATH (.txt, .jsonl[:field], .parquet). "
                    "Default: wikitext, or builtin for the embedded demo models.")
-@click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16", "float64"]), default="float32",
+@click.option("--dtype", type=click.Choice(DTYPES), default="float32",
               show_default=True, help="Model weights' dtype (accumulation is always float64).")
 @click.option("--device", default=None, help="Device, e.g. cpu or cuda:0 (default: Accelerate's choice).")
 @click.option("--device-map", default=None, help="'auto' to spread a model larger than one device (one process).")

@@ -9,6 +9,7 @@ import sys
 import click
 
 from ..errors import GateFailed, UsageError
+from ..loading import DTYPES
 from ..presets import PRESETS
 from .common import emit_csv, emit_json, get_interval, interval_options, open_store, store_option
 
@@ -32,7 +33,7 @@ PRESET_FIELDS = PRESETS
 @click.option("--probe", default=None,
               help="Only audits on this probe corpus (wikitext, builtin or a PATH); --run default: wikitext, "
                    "or builtin for the embedded demo models.")
-@click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16", "float64"]), default=None,
+@click.option("--dtype", type=click.Choice(DTYPES), default=None,
               help="Only audits in this dtype (--run default: float32).")
 @click.option("--n-boot", type=int, default=None, help="Only audits with this many bootstrap replicates.")
 @click.option("--settings-hash", default=None, metavar="H",
