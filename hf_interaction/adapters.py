@@ -43,6 +43,10 @@ class ModelParts:
     mlp_inputs: list[list[nn.Module] | None]
     mlp_paths: list[str | None]
     notes: list[str] = field(default_factory=list)
+    # Per block, the module whose input is the MLP's own input: the projection itself, or the MLP
+    # module holding gate and up. The hook aliases the tensor there, so its gradient is the MLP's only
+    # (in parallel-attention blocks the same normed residual also feeds attention).
+    mlp_alias_modules: list[nn.Module | None] = field(default_factory=list)
 
 
 def _get(module: nn.Module, path: str) -> nn.Module | None:
@@ -89,6 +93,22 @@ def effective_embedding(embedding: nn.Module) -> tuple[torch.Tensor, float]:
     return E_eff, scale
 
 
+def mlp_alias_path(paths: tuple[str, ...]) -> str:
+    """Where the MLP's own input is aliased: a lone projection itself (``fc1``, ``mlp.dense_h_to_4h``),
+    or the module holding all the projections that share the input (``mlp`` for gate + up)."""
+    if len(paths) == 1:
+        return paths[0]
+    parts = [p.split(".") for p in paths]
+    common = []
+    for names in zip(*parts, strict=False):
+        if len(set(names)) != 1:
+            break
+        common.append(names[0])
+    if not common:
+        raise ValueError(f"MLP projections {paths} share no parent module")
+    return ".".join(common)
+
+
 def _mlp_weight(module: nn.Module) -> torch.Tensor:
     """Weight as (d_out, d_in); GPT-2's Conv1D stores (d_in, d_out)."""
     w = module.weight
@@ -111,6 +131,7 @@ def find_parts(model: nn.Module, depth: int) -> ModelParts:
     blocks_path, blocks = find_blocks(model, depth)
     mlp_inputs: list[list[nn.Module] | None] = []
     mlp_paths: list[str | None] = []
+    aliases: list[nn.Module | None] = []
     for block in blocks:
         found = None
         for paths in MLP_INPUT_PATHS:
@@ -120,9 +141,10 @@ def find_parts(model: nn.Module, depth: int) -> ModelParts:
                 break
         mlp_inputs.append(found[1] if found else None)
         mlp_paths.append("+".join(found[0]) if found else None)
+        aliases.append(_get(block, mlp_alias_path(found[0])) if found else None)
     notes = []
     if scale != 1.0:
         notes.append(f"input embedding scaled by {scale:.6g} inside the embedding module (included in E_eff)")
     if all(m is None for m in mlp_inputs):
         notes.append(f"MLP input projection of {type(blocks[0]).__name__} not recognised: NFA alignment not available")
-    return ModelParts(embedding, E_eff, scale, blocks, blocks_path, mlp_inputs, mlp_paths, notes)
+    return ModelParts(embedding, E_eff, scale, blocks, blocks_path, mlp_inputs, mlp_paths, notes, aliases)

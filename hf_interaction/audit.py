@@ -64,6 +64,12 @@ class AuditSettings:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.T < 2:
             raise UsageError("--T must be at least 2 (the probe loss needs a next token)")
+        if self.input_probes < 2:
+            raise UsageError(f"--input-probes must be at least 2 (F's standard error and interval need two), "
+                             f"got {self.input_probes}")
+        if self.output_probes < 4:
+            raise UsageError(f"--output-probes must be at least 4 (two per half, or D's interval has zero width), "
+                             f"got {self.output_probes}")
         half = self.output_probes // 2
         if self.output_probes % 2 or (self.groups_per_half and half % self.groups_per_half):
             raise UsageError(
@@ -172,17 +178,23 @@ class _Progress:
 
 
 def _scale_and_loss(fn: OutputFunction, windows: torch.Tensor, batch: int) -> dict[str, float]:
-    """One no-grad pass: sums for s (centred last-position outputs) and the next-token loss."""
+    """One no-grad pass over framed windows (prefix + T text tokens): sums for s (centred
+    last-position outputs) and the next-token loss of text tokens 1..T-1 (never a prediction made at
+    a prefix position)."""
     sq, count, nats, targets = 0.0, 0, 0.0, 0
+    p = fn.prefix
     with torch.no_grad():
         for b0 in range(0, windows.shape[0], batch):
             ids = windows[b0:b0 + batch].to(fn.input_device)
             if fn.kind == CAUSAL_LM:
                 logits = fn.raw_output(input_ids=ids, full_logits=True).to(torch.float64)
                 last = fn.centre(logits[:, -1, :])
-                lp = torch.log_softmax(logits[:, :-1, :], dim=-1)
-                tgt = ids[:, 1:].to(lp.device)
+                lp = torch.log_softmax(logits[:, p:-1, :], dim=-1)  # predicts text tokens 1..T-1
+                tgt = ids[:, p + 1:].to(lp.device)
                 nll = -lp.gather(-1, tgt.unsqueeze(-1)).squeeze(-1)
+                if not torch.isfinite(nll).all():
+                    raise NumericalError("non-finite next-token loss on the probe windows (check the weights and "
+                                         "--dtype)")
                 nats += float(nll.sum())
                 targets += tgt.numel()
             else:
@@ -192,6 +204,30 @@ def _scale_and_loss(fn: OutputFunction, windows: torch.Tensor, batch: int) -> di
             sq += float((last * last).sum())
             count += last.numel()
     return {"sq": sq, "count": count, "nats": nats, "targets": targets}
+
+
+def check_embedding_path(fn: OutputFunction, parts, window: torch.Tensor) -> float:
+    """Refuse a model whose output through ``inputs_embeds`` (the path the AGOP differentiates) is not
+    its output through ``input_ids`` (the path it runs in use): some architectures scale embeddings
+    only on the ``input_ids`` path (Falcon-H1's ``embedding_multiplier``). Returns the relative
+    difference of the last-position outputs on one framed window."""
+    ids = window.unsqueeze(0).to(fn.input_device)
+    with torch.no_grad():
+        by_ids = fn.raw_output(input_ids=ids).to(torch.float64)
+        embeds = parts.embedding(ids[:, fn.prefix:])
+        by_embeds = fn.raw_output(inputs_embeds=fn.frame(embeds)).to(torch.float64)
+    if not (torch.isfinite(by_ids).all() and torch.isfinite(by_embeds).all()):
+        raise NumericalError("non-finite model outputs on the probe windows (check the weights and --dtype)")
+    rel = float((by_ids - by_embeds).norm() / by_ids.norm().clamp_min(1e-30))
+    tol = 1e-2 if parts.E_eff.dtype in (torch.float16, torch.bfloat16) else 1e-4
+    if not rel <= tol:
+        raise NumericalError(
+            f"the model's output through inputs_embeds differs from its output through input_ids by {rel:.3g} "
+            f"relative (tolerance {tol:g}): it transforms embeddings on the input_ids path only (e.g. an "
+            "embedding multiplier), so the AGOP would measure another function",
+            "this architecture is not supported by the audit",
+        )
+    return rel
 
 
 def _reduce_scalars(accelerator, values: dict[str, float]) -> dict[str, float]:
@@ -238,6 +274,10 @@ def run_audit(
     if store is not None and not force:
         hit = store.get("audits", ref.model_id, ref.resolved_revision, key)
         if hit is not None:
+            if out_dir is not None and is_main:
+                from .audit_output import write_audit_files
+
+                write_audit_files(hit.payload, Path(out_dir))
             return AuditResult(hit.payload, from_store=True)
 
     t0 = time.perf_counter()
@@ -249,11 +289,12 @@ def run_audit(
     net.requires_grad_(False)
     shape = shape_from_config(ref.config, ref.model_id, interval)
     parts = find_parts(net, shape["depth"])
-    fn = OutputFunction(net, parts, kind)
+    check_widths(parts, shape["width"])
+    windows = make_windows(corpus, loaded.tokenizer, settings.T, settings.n, settings.seed)
+    fn = OutputFunction(net, parts, kind, windows.prefix_ids)
     try:
-        windows = make_windows(corpus, loaded.tokenizer, settings.T, settings.n, settings.seed)
-        record = _measure(fn, parts, windows, settings, accelerator, resume_dir, save_every, probe_batch,
-                          show_progress and is_main)
+        record = _measure(fn, parts, windows, settings, shape["width"], accelerator, resume_dir, save_every,
+                          probe_batch, show_progress and is_main)
     finally:
         fn.close()
     if not is_main:
@@ -310,16 +351,31 @@ def _devices(net, accelerator) -> list[str]:
     return devs
 
 
-def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSettings, accelerator,
+def check_widths(parts, width: int) -> None:
+    """Before any model pass: every recognised MLP input projection must read the residual width
+    (``width``, the blocks' tensors); the embedding width (E_eff's, d_e) may differ from it
+    (OPT-350m's ``word_embed_proj_dim``, ALBERT's ``embedding_size``): the input-space AGOP is taken
+    in embedding space and the layer profile in the blocks' width."""
+    for layer, weights in enumerate(mlp_weights(parts)):
+        for w in weights or []:
+            if w.shape[1] != width:
+                raise InputError(f"block {layer}'s MLP input projection reads width {w.shape[1]}, the residual "
+                                 f"stream is {width} wide; this architecture is not supported")
+
+
+def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSettings, width: int, accelerator,
              resume_dir, save_every: int, probe_batch: int | None, progress: bool) -> dict:
-    """Shard windows, accumulate, reduce, finalise. Returns the metric part of the record."""
+    """Shard windows, accumulate, reduce, finalise. Returns the metric part of the record.
+
+    ``width`` is the residual-stream width (the blocks' tensors), which may differ from E_eff's."""
     rank = accelerator.process_index if accelerator is not None else 0
     world = accelerator.num_processes if accelerator is not None else 1
     local = list(range(rank, windows.n, world))
     ids = windows.input_ids
+    embedding_path_rel = check_embedding_path(fn, parts, windows.framed_ids[local[0] if local else 0])
 
     # One window per pass: batch composition then does not depend on how windows were sharded.
-    sums = _reduce_scalars(accelerator, _scale_and_loss(fn, ids[local], batch=1))
+    sums = _reduce_scalars(accelerator, _scale_and_loss(fn, windows.framed_ids[local], batch=1))
     s = math.sqrt(sums["sq"] / sums["count"])
     if not s > 0:
         raise NumericalError("the model's output is identically zero on the probe windows; nothing to measure")
@@ -327,13 +383,14 @@ def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSe
 
     E_eff = parts.E_eff
     acc_device = E_eff.device
-    V, d = E_eff.shape
-    out_dim = V if fn.kind == CAUSAL_LM else d  # an encoder's f is its last hidden state (length d)
+    V, d_embed = E_eff.shape
+    out_dim = V if fn.kind == CAUSAL_LM else width  # an encoder's f is its last hidden state (length d)
     U = make_input_probes(settings.T, V, settings.input_probes, E_eff, settings.seed).to(E_eff.dtype)
     R = make_output_probes(out_dim, settings.output_probes, settings.seed).to(device=acc_device, dtype=E_eff.dtype)
-    acc = AgopAccumulator(seq_len=settings.T, hidden_size=d, vocab_size=V, n_layers=len(parts.blocks),
-                          n_input_probes=settings.input_probes, n_output_probes=settings.output_probes,
-                          groups_per_half=settings.groups_per_half, output_size=out_dim, device=acc_device)
+    acc = AgopAccumulator(seq_len=settings.T, hidden_size=width, embed_size=d_embed, vocab_size=V,
+                          n_layers=len(parts.blocks), n_input_probes=settings.input_probes,
+                          n_output_probes=settings.output_probes, groups_per_half=settings.groups_per_half,
+                          output_size=out_dim, device=acc_device)
     done: list[int] = []
     state_file = _resume_path(Path(resume_dir), rank) if resume_dir else None
     if state_file is not None and state_file.is_file():
@@ -379,14 +436,17 @@ def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSe
         "logit_scale": s,
         "output_function": OUTPUT_FUNCTION_DOC[fn.kind],
         "embedding_gram_aofe_ratio": aofe_ratio(gram),
-        "embedding_gram_init_reference": (d - 1) / (V_float + d - 1),
+        "embedding_gram_init_reference": (d_embed - 1) / (V_float + d_embed - 1),
         "embedding_scale": parts.embedding_scale,
+        "embedding_path_rel_diff": embedding_path_rel,
         "jvp_method": jvp_method,
         "seconds_per_window": elapsed / len(todo) if todo else None,
     })
     if fn.kind == CAUSAL_LM:
         metrics["probe_loss_nats_per_token"] = sums["nats"] / sums["targets"]
         metrics["probe_loss_bits_per_byte"] = windows.bits_per_byte(sums["nats"])
+    if metrics.get("ci_note"):
+        notes.append(metrics["ci_note"])
     if state_file is not None and state_file.exists():
         state_file.unlink()
     return {"metrics": metrics, "layers": layers, "notes": notes}

@@ -19,15 +19,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputError, NotReachableError, UsageError
+from .gguf_file import PACKAGED_GGUF
 from .interval import DEFAULT_INTERVAL, Interval
+from .presets import INTERVAL_ONLY_SETTINGS
 from .source import ModelRef, resolve_model, split_revision
 from .store import Record, Store, settings_hash
 
 if TYPE_CHECKING:  # torch is imported only when an audit is computed
     from .audit import AuditSettings
 
-# Forward-mode and double-backward JVPs compute the same quantity (DESIGN §4.6): not a mismatch.
-AUDIT_SETTINGS_IGNORED = frozenset({"jvp_method"})
 # Parameter counts differ multiplicatively between models: their delta is a ratio (B / A).
 RATIO_DELTAS = ("total_params", "non_embedding_params")
 ABSOLUTE_DELTAS = ("depth", "width", "r_dw", "interval_distance", "interval_coordinate", "aofe", "aofe_ratio",
@@ -105,6 +105,7 @@ class _Resolved:
     ref: ModelRef | None
     stored_shape: dict | None = None
     note: str | None = None
+    stored_weights: dict | None = None  # the weights a stored record says it measured (source "store")
 
 
 def _resolve(spec: str, store: Store | None) -> _Resolved:
@@ -137,15 +138,32 @@ def _resolve_from_store(spec: str, store: Store | None, reason: str) -> _Resolve
     if len(revisions) > 1:
         note += f"; the store holds {len(revisions)} revisions of it, the newest audited is used (pass ID@REVISION)"
     shape = chosen.payload.get("shape", chosen.payload)
-    return _Resolved(spec, name, chosen.revision, "store", None, dict(shape), note)
+    weights = next((w for r in with_shape if r.revision == chosen.revision
+                    if (w := weights_from_record(r.payload)) is not None), None)
+    return _Resolved(spec, name, chosen.revision, "store", None, dict(shape), note, weights)
+
+
+def weights_from_record(payload: Mapping[str, Any]) -> dict | None:
+    """The weight format (and GGUF quantization) a stored audit measured: ``provenance.weights``, else
+    ``runtime.weights_format`` / ``runtime.gguf_quantization``; None when the record does not say."""
+    provenance = payload.get("provenance")
+    if isinstance(provenance, dict) and isinstance(provenance.get("weights"), dict):
+        return dict(provenance["weights"])
+    runtime = payload.get("runtime")
+    if isinstance(runtime, dict) and runtime.get("weights_format"):
+        return {"format": runtime["weights_format"], "quantization": runtime.get("gguf_quantization")}
+    return None
 
 
 def _labels(resolved: Sequence[_Resolved]) -> list[str]:
-    """Short, unique column labels: the spec for Hub ids and ``demo``, the directory name for paths."""
+    """Short, unique column labels: the spec for Hub ids, ``demo`` and ``smollm2``, the directory name
+    for checkpoint paths, the file name for GGUF paths."""
     labels = []
     for r in resolved:
         if r.source in ("local_dir", "config_file") and r.ref is not None and r.ref.path is not None:
             base = r.ref.path.name if r.source == "local_dir" else f"{r.ref.path.name}/{Path(r.spec).name}"
+        elif r.source == "gguf" and r.ref is not None and r.ref.gguf_file and r.spec not in PACKAGED_GGUF:
+            base = r.ref.gguf_file  # a GGUF path: its file name (the short name of a packaged one stays)
         else:
             base = r.spec
         label, k = base, 2
@@ -177,6 +195,17 @@ class ModelEntry:
     evaluation_settings: dict | None = None
     evaluation_settings_hash: str | None = None
     notes: list[str] = field(default_factory=list)
+    weights: dict | None = None  # ModelRef.weights: format, and for GGUF the file and quantization
+
+    @property
+    def weights_format(self) -> str | None:
+        """``gguf``, ``safetensors`` or ``none (config only)``; None when unknown (an old stored record)."""
+        return (self.weights or {}).get("format")
+
+    @property
+    def quantization(self) -> str | None:
+        """The GGUF file type (e.g. ``Q4_1``); None for weights that are not GGUF."""
+        return (self.weights or {}).get("quantization") if self.weights_format == "gguf" else None
 
     @property
     def inside_interval(self) -> bool:
@@ -187,7 +216,7 @@ class ModelEntry:
         sh = self.shape
         out: dict[str, Any] = {
             "label": self.label, "spec": self.spec, "model": self.model_id, "revision": self.revision,
-            "source": self.source,
+            "source": self.source, "weights_format": self.weights_format, "quantization": self.quantization,
         }
         for key in ("depth", "width", "r_dw", "total_params", "non_embedding_params", "interval_distance",
                     "interval_coordinate", "inside_interval"):
@@ -318,7 +347,7 @@ class Comparison:
         models = []
         for m in self.models:
             v = m.values()
-            models.append({**v, "deltas": deltas(ref, v), "notes": m.notes,
+            models.append({**v, "deltas": deltas(ref, v), "notes": m.notes, "weights": m.weights,
                            "audit_settings": m.audit_settings, "evaluation_settings": m.evaluation_settings,
                            "layers": (m.audit or {}).get("layers")})
         return {
@@ -397,9 +426,11 @@ def _entry(res: _Resolved, label: str, interval: Interval) -> ModelEntry:
         from .shape import shape_from_config
 
         shape = shape_from_config(res.ref.config, res.model_id, interval)
+        weights = res.ref.weights
     else:
         shape = {**res.stored_shape, **interval.position(res.stored_shape["r_dw"])}
-    entry = ModelEntry(res.spec, label, res.model_id, res.revision, res.source, shape)
+        weights = res.stored_weights
+    entry = ModelEntry(res.spec, label, res.model_id, res.revision, res.source, shape, weights=weights)
     if res.note:
         entry.notes.append(res.note)
     return entry
@@ -426,6 +457,8 @@ class _AuditSource:
             rec = candidates[0]
             entry.audit, entry.audit_status = rec.payload, "stored"
             entry.audit_settings, entry.audit_settings_hash = rec.settings, rec.settings_hash
+            if entry.weights is None:
+                entry.weights = weights_from_record(rec.payload)
         elif not self.run:
             entry.notes.append(_missing_note(entry, self.store, self.match) + "; pass --run to compute it")
         elif res.ref is None:
@@ -504,8 +537,16 @@ def _attach_evaluation(entry: ModelEntry, store: Store | None, eval_task: str | 
 def _check_settings(comparison: Comparison, store: Store | None, match: AuditMatch) -> None:
     """Name the settings that differ between the chosen audits (and evaluations), and the probe windows."""
     audited = [m for m in comparison.models if m.audit_settings is not None]
-    diff = differing_settings({m.label: m.audit_settings for m in audited}, AUDIT_SETTINGS_IGNORED)
+    # Settings that change only the CIs (bootstrap units, replicates) or how the same quantity is
+    # computed (the JVP method) are not a mismatch: groups_per_half is chosen from the vocabulary.
+    by_label = {m.label: m.audit_settings for m in audited}
+    diff = differing_settings(by_label, INTERVAL_ONLY_SETTINGS)
     comparison.settings_mismatch = diff
+    interval_only = {k: v for k, v in differing_settings(by_label).items() if k in INTERVAL_ONLY_SETTINGS}
+    if interval_only:
+        comparison.notes.append("the audits differ in settings that change only their confidence intervals or how "
+                                f"the same quantity is computed, not the point estimates: "
+                                f"{_describe_differences(interval_only)}")
     if diff:
         text = (f"the audits were made with different settings, so their metrics are not like-for-like: "
                 f"{_describe_differences(diff)}")
@@ -540,6 +581,8 @@ def _common_settings_hash(audited: list[ModelEntry], store: Store | None) -> str
 # (row label, value key, formatter name, delta key or None)
 TABLE_ROWS: tuple[tuple[str, str, str, str | None], ...] = (
     ("revision", "revision", "revision", None),
+    ("weights", "weights_format", "text", None),
+    ("quantization", "quantization", "text", None),
     ("depth L", "depth", "int", "delta_depth"),
     ("width d", "width", "int", "delta_width"),
     ("R_D/W", "r_dw", "ratio", "delta_r_dw"),
@@ -650,6 +693,12 @@ def render_markdown(comparison: Comparison, command: str | None = None) -> str:
     lines += ["## Models", ""]
     for m in comparison.models:
         lines.append(f"- **{m.label}**: `{m.model_id}` @ `{m.revision}` ({m.source})")
+        if m.weights:
+            w = m.weights
+            extra = [f"file `{w['file']}`"] if w.get("file") else []
+            extra += [f"quantization {m.quantization}"] if m.quantization else []
+            extra += [w["note"]] if w.get("note") else []
+            lines.append(f"  - weights: {m.weights_format}" + (f" ({'; '.join(extra)})" if extra else ""))
         if m.audit_settings is not None:
             s = ", ".join(f"{k}={v}" for k, v in sorted(m.audit_settings.items()) if k != "probe_corpus_sha256")
             lines.append(f"  - audit ({m.audit_status}, settings {m.audit_settings_hash}): {s}")

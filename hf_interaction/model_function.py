@@ -5,8 +5,14 @@ scale (the RMS of the centred last-position logits over the probe windows). Enco
 head (BERT family) use the final hidden state at the last position instead, uncentred (there is no
 softmax whose shift invariance would motivate centring), and the result says so.
 
-Forward pre-hooks capture the exact tensors entering each block and each block's MLP input
-projection, so one backward pass gives the gradients at all of them.
+Forward pre-hooks capture the exact tensors entering each block, and replace the tensor entering each
+block's MLP by an alias made inside the MLP (``x.view_as(x)``): its gradient is then the MLP's alone,
+also in parallel-attention blocks (Phi, Falcon-7B) where the same normed residual feeds attention.
+One backward pass gives the gradients at all of them.
+
+Windows may be framed with a prefix (BOS, probe.py): ``f(e)`` takes the T text embeddings, puts the
+prefix embeddings (constant) before them, and reports ``prefix`` so gradients at the prefix
+positions are left out.
 """
 
 from __future__ import annotations
@@ -29,17 +35,28 @@ OUTPUT_FUNCTION_DOC = {
 class OutputFunction:
     """Callable ``f(e) -> ForwardOut`` for the AGOP estimators (see agop/estimators.py)."""
 
-    def __init__(self, model: nn.Module, parts: ModelParts, kind: str):
+    def __init__(self, model: nn.Module, parts: ModelParts, kind: str, prefix_ids: tuple[int, ...] = ()):
         self.model, self.parts, self.kind = model, parts, kind
         self.scale = 1.0
+        self.prefix_ids = tuple(prefix_ids)
+        self._prefix_embeds: torch.Tensor | None = None
+        if self.prefix_ids:
+            with torch.no_grad():
+                ids = torch.tensor(self.prefix_ids, device=self.input_device)
+                self._prefix_embeds = parts.embedding(ids).detach()
         self._blocks: list[torch.Tensor | None] = [None] * len(parts.blocks)
         self._mlps: list[torch.Tensor | None] = [None] * len(parts.blocks)
         self._handles = []
+        aliases = parts.mlp_alias_modules or [None] * len(parts.blocks)
         for layer, block in enumerate(parts.blocks):
             self._handles.append(block.register_forward_pre_hook(self._block_hook(layer), with_kwargs=True))
-            mods = parts.mlp_inputs[layer]
-            if mods:
-                self._handles.append(mods[0].register_forward_pre_hook(self._mlp_hook(layer)))
+            if aliases[layer] is not None:
+                self._handles.append(aliases[layer].register_forward_pre_hook(self._mlp_hook(layer), with_kwargs=True))
+
+    @property
+    def prefix(self) -> int:
+        """Number of framing positions (BOS) before the text in every model input."""
+        return len(self.prefix_ids)
 
     def _block_hook(self, layer: int):
         def hook(module, args, kwargs):
@@ -48,10 +65,24 @@ class OutputFunction:
         return hook
 
     def _mlp_hook(self, layer: int):
-        def hook(module, args):
-            self._mlps[layer] = args[0]
+        def hook(module, args, kwargs):
+            if args:
+                alias = args[0].view_as(args[0])
+                self._mlps[layer] = alias
+                return (alias, *args[1:]), kwargs
+            name = next(k for k in ("hidden_states", "x", "input", "hidden_state") if k in kwargs)
+            alias = kwargs[name].view_as(kwargs[name])
+            self._mlps[layer] = alias
+            return args, {**kwargs, name: alias}
 
         return hook
+
+    def frame(self, e: torch.Tensor) -> torch.Tensor:
+        """B×T×d text embeddings → B×(P+T)×d model input with the constant prefix embeddings first."""
+        if self._prefix_embeds is None:
+            return e
+        prefix = self._prefix_embeds.to(dtype=e.dtype).unsqueeze(0).expand(e.shape[0], -1, -1)
+        return torch.cat([prefix, e], dim=1)
 
     def close(self) -> None:
         for h in self._handles:
@@ -80,12 +111,12 @@ class OutputFunction:
     def __call__(self, e: torch.Tensor) -> ForwardOut:
         self._blocks = [None] * len(self.parts.blocks)
         self._mlps = [None] * len(self.parts.blocks)
-        z = self.raw_output(inputs_embeds=e)
+        z = self.raw_output(inputs_embeds=self.frame(e))
         f = self.centre(z.float() if z.dtype in (torch.float16, torch.bfloat16) else z) / self.scale
         missing = [layer for layer, t in enumerate(self._blocks) if t is None]
         if missing:
             raise RuntimeError(f"blocks {missing} were not called in the forward pass")
-        out = ForwardOut(f=f, block_inputs=list(self._blocks), mlp_inputs=list(self._mlps))
+        out = ForwardOut(f=f, block_inputs=list(self._blocks), mlp_inputs=list(self._mlps), prefix=self.prefix)
         # Drop our references so the autograd graph is freed as soon as the caller is done with it.
         self._blocks = [None] * len(self.parts.blocks)
         self._mlps = [None] * len(self.parts.blocks)

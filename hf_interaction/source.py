@@ -51,8 +51,9 @@ class ModelRef:
     def weights(self) -> dict:
         """Where the weights come from, for the record: format and, for GGUF, the quantization."""
         if self.kind == "gguf":
-            return {"format": "gguf", "file": self.gguf_file, "quantization": (self.quantization or {}).get("file_type"),
-                    "tensor_types": (self.quantization or {}).get("tensor_types"),
+            quant = self.quantization or {}
+            return {"format": "gguf", "file": self.gguf_file, "quantization": quant.get("file_type"),
+                    "tensor_types": quant.get("tensor_types"),
                     "note": "dequantized from GGUF to the audit dtype by transformers"}
         if self.kind == "config_file":
             return {"format": "none (config only)"}

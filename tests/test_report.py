@@ -218,3 +218,88 @@ def test_cli_defaults_match_stats_defaults():
     defaults = {p.name: p.default for p in report_cmd.command.params}
     assert (defaults["n_boot"], defaults["n_perm"], defaults["seed"]) == (
         stats.DEFAULT_N_BOOT, stats.DEFAULT_N_PERM, stats.DEFAULT_SEED)
+
+
+def _audit_record(vocab_size: int, output_function: str | None = None, **overrides) -> tuple[dict, dict]:
+    """Settings and payload of a stored audit as ``hf-interaction audit --preset paper`` writes them for a
+    model of this vocabulary: ``groups_per_half`` is resolved from the vocabulary size."""
+    from hf_interaction.audit import AuditSettings
+    from hf_interaction.model_function import CAUSAL_LM, OUTPUT_FUNCTION_DOC
+
+    settings = AuditSettings.from_preset("paper", **overrides).resolve_groups(vocab_size).cache_key("c0ffee" * 10)
+    return settings, {"metrics": {"output_function": output_function or OUTPUT_FUNCTION_DOC[CAUSAL_LM]}}
+
+
+def _scored_rows(model_list, ids: list[str]) -> dict[str, dict]:
+    rows = {r["model_id"]: r for r in _list_rows(model_list) if r["mmlu_pro_score"].strip()}
+    missing = [m for m in ids if m not in rows]
+    if missing:
+        pytest.skip(f"the model list has no scored rows for {missing}")
+    return {m: rows[m] for m in ids}
+
+
+def test_audits_differing_only_in_groups_per_half_both_enter_the_table(model_list, tmp_path):
+    qwen, smol = "Qwen/Qwen2.5-0.5B", "HuggingFaceTB/SmolLM2-1.7B"
+    rows = _scored_rows(model_list, [qwen, smol])
+    store = Store(tmp_path / "store.sqlite")
+    stored = {}
+    for i, model in enumerate((qwen, smol)):
+        settings, payload = _audit_record(int(rows[model]["vocab_size"]))
+        payload["metrics"].update({"aofe": 2.0 + i, "aofe_ratio": 0.3 + 0.1 * i})
+        stored[model] = store.put("audits", model, "abc123", settings, payload)
+    # The premise: the same request gives the two vocabularies different groups_per_half, so their
+    # full settings hashes differ, and nothing else does.
+    a, b = stored[qwen], stored[smol]
+    assert a.settings["groups_per_half"] != b.settings["groups_per_half"]
+    assert a.settings_hash != b.settings_hash
+    assert {k for k in a.settings if a.settings[k] != b.settings[k]} == {"groups_per_half"}
+
+    table = build_table(model_list, DEFAULT_INTERVAL, store)
+    for i, model in enumerate((qwen, smol)):
+        row = table[table["model_id"] == model]
+        assert row["aofe"].eq(2.0 + i).all() and row["aofe_ratio"].round(9).eq(round(0.3 + 0.1 * i, 9)).all()
+        assert row["audit_settings_hash"].eq(stored[model].settings_hash).all()  # each record's own hash
+    assert table["aofe"].notna().groupby(table["model_id"]).any().sum() == 2
+    notes = table.attrs["notes"]
+    assert not any("left out" in n for n in notes), notes
+    assert any("groups_per_half" in n and "confidence intervals" in n for n in notes), notes
+
+
+@pytest.mark.parametrize("differs", ["T", "output_function"])
+def test_audits_with_other_point_estimate_settings_are_left_out_with_a_note(differs, model_list, tmp_path):
+    from hf_interaction.model_function import ENCODER, OUTPUT_FUNCTION_DOC
+
+    ids = ["Qwen/Qwen2.5-0.5B", "EleutherAI/pythia-160m", "HuggingFaceTB/SmolLM2-1.7B"]
+    rows = _scored_rows(model_list, ids)
+    minority = ids[2]
+    store = Store(tmp_path / "store.sqlite")
+    for i, model in enumerate(ids):
+        odd = model == minority
+        overrides = {"T": 64} if odd and differs == "T" else {}
+        function = OUTPUT_FUNCTION_DOC[ENCODER] if odd and differs == "output_function" else None
+        settings, payload = _audit_record(int(rows[model]["vocab_size"]), function, **overrides)
+        payload["metrics"].update({"aofe": 1.0 + i, "aofe_ratio": 0.5})
+        store.put("audits", model, "abc123", settings, payload)
+
+    table = build_table(model_list, DEFAULT_INTERVAL, store)
+    has_audit = table["aofe"].notna().groupby(table["model_id"]).any()
+    assert set(has_audit[has_audit].index) == set(ids[:2])
+    assert table.loc[table["model_id"] == minority, "aofe"].isna().all()
+    assert table.loc[table["model_id"] == minority, "audit_settings_hash"].eq("").all()
+    left_out = [n for n in table.attrs["notes"] if "left out" in n]
+    assert len(left_out) == 1 and minority in left_out[0] and "(2 models)" in left_out[0], table.attrs["notes"]
+    assert not any(m in left_out[0] for m in ids[:2])
+
+
+def test_newest_comparable_audit_of_a_model_wins(model_list, tmp_path):
+    smol = "HuggingFaceTB/SmolLM2-1.7B"
+    rows = _scored_rows(model_list, [smol])
+    store = Store(tmp_path / "store.sqlite")
+    vocab = int(rows[smol]["vocab_size"])
+    for n_boot, aofe in ((2000, 1.5), (500, 2.5)):  # the second is written later: the newest
+        settings, payload = _audit_record(vocab, n_boot=n_boot)
+        payload["metrics"].update({"aofe": aofe, "aofe_ratio": 0.4})
+        newest = store.put("audits", smol, "abc123", settings, payload)
+    table = build_table(model_list, DEFAULT_INTERVAL, store)
+    row = table[table["model_id"] == smol]
+    assert row["aofe"].eq(2.5).all() and row["audit_settings_hash"].eq(newest.settings_hash).all()

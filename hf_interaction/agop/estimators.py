@@ -177,11 +177,15 @@ class ForwardOut:
             autograd graph that produced ``f`` (block 0's input may be ``e`` itself).
         mlp_inputs: one entry per block: the B×T×d tensor entering the block's MLP input projection
             (the normed residual), or ``None`` where the MLP input is not recognised.
+        prefix: number of leading framing positions (a BOS token) in ``block_inputs`` and
+            ``mlp_inputs`` that are not part of ``e``: their gradients are left out of every sum, so
+            those tensors are B×(prefix+T)×d.
     """
 
     f: torch.Tensor
     block_inputs: list[torch.Tensor]
     mlp_inputs: list[torch.Tensor | None]
+    prefix: int = 0
 
 
 ForwardFn = Callable[[torch.Tensor], ForwardOut]
@@ -287,10 +291,11 @@ def _output_probe_grads(forward: ForwardFn, e: torch.Tensor, R: torch.Tensor, n_
         if grad is None:
             raise ValueError(f"{name} is not connected to f in the autograd graph (check the hooks)")
         _check_finite(grad, f"the gradient of ⟨f, r⟩ at {name}")
+    p = out.prefix  # framing positions (BOS) are not part of e: leave their gradients out
     at_mlp: list[torch.Tensor | None] = [None] * n_layers
     for layer, grad in zip(mlp_layers, grads[1 + n_layers :], strict=True):
-        at_mlp[layer] = grad
-    return _OutputGrads(at_input=grads[0], at_blocks=list(grads[1 : 1 + n_layers]), at_mlp=at_mlp)
+        at_mlp[layer] = grad[:, p:]
+    return _OutputGrads(at_input=grads[0], at_blocks=[g[:, p:] for g in grads[1 : 1 + n_layers]], at_mlp=at_mlp)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -308,6 +313,7 @@ _TENSOR_NAMES = (
 _CONFIG_NAMES = (
     "seq_len",
     "hidden_size",
+    "embed_size",
     "vocab_size",
     "output_size",
     "n_layers",
@@ -322,7 +328,7 @@ class AgopAccumulator:
 
     Tensors (names as in :meth:`state_dict`):
 
-    - ``input_vjp_sums`` S (I×T×d): Sⱼ = Σᵢ ∂⟨f, Jᵢᵀzⱼ⟩/∂eᵢ, so G zⱼ = (1/n) Sⱼ E_effᵀ.
+    - ``input_vjp_sums`` S (I×T×d_e): Sⱼ = Σᵢ ∂⟨f, Jᵢᵀzⱼ⟩/∂eᵢ, so G zⱼ = (1/n) Sⱼ E_effᵀ.
     - ``diag_group_sums`` A (2m×T×V): A_c = Σᵢ Σ_{k∈c} (Jᵢ r_k)⊙(Jᵢ r_k) for output-probe group c;
       groups 0..m−1 form the first half, m..2m−1 the second.
     - ``layer_half_sums`` (L×2×d×d): Σᵢ Σ_{k∈half} Σ_t g gᵀ with g = ∂⟨f, r_k⟩/∂h_{l,t}.
@@ -331,7 +337,9 @@ class AgopAccumulator:
       with a recognised MLP input per block.
 
     ``vocab_size`` is V, the number of rows of E_eff (the input one-hot dimension);
-    ``output_size`` is the length of f and of each output probe (default V, the logits).
+    ``output_size`` is the length of f and of each output probe (default V, the logits);
+    ``embed_size`` d_e is the width of E_eff and of e (default ``hidden_size``): it differs from the
+    width d of the block tensors where the model projects embeddings (OPT-350m, ALBERT).
 
     If :meth:`add_window` raises, the accumulator may hold part of that window: discard it (or reload
     the last saved state).
@@ -348,6 +356,7 @@ class AgopAccumulator:
         n_output_probes: int,
         groups_per_half: int = 2,
         output_size: int | None = None,
+        embed_size: int | None = None,
         device: torch.device | str = "cpu",
         chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
     ) -> None:
@@ -361,6 +370,7 @@ class AgopAccumulator:
             )
         self.seq_len, self.hidden_size, self.vocab_size = seq_len, hidden_size, vocab_size
         self.output_size = vocab_size if output_size is None else output_size
+        self.embed_size = hidden_size if embed_size is None else embed_size
         self.n_layers, self.n_input_probes, self.n_output_probes = n_layers, n_input_probes, n_output_probes
         self.groups_per_half = groups_per_half
         self.device = torch.device(device)
@@ -368,7 +378,7 @@ class AgopAccumulator:
         T, d, V, L, f64 = seq_len, hidden_size, vocab_size, n_layers, torch.float64
         kw = {"device": self.device}
         self.window_count = torch.zeros((), dtype=torch.int64, **kw)
-        self.input_vjp_sums = torch.zeros(n_input_probes, T, d, dtype=f64, **kw)
+        self.input_vjp_sums = torch.zeros(n_input_probes, T, self.embed_size, dtype=f64, **kw)
         self.diag_group_sums = torch.zeros(2 * groups_per_half, T, V, dtype=f64, **kw)
         self.layer_half_sums = torch.zeros(L, 2, d, d, dtype=f64, **kw)
         self.mlp_input_sums = torch.zeros(L, d, d, dtype=f64, **kw)
@@ -393,7 +403,7 @@ class AgopAccumulator:
     # -- accumulation -------------------------------------------------------------------------------
 
     def _check_window(self, e_i: torch.Tensor, U: torch.Tensor, R: torch.Tensor, E_eff: torch.Tensor) -> None:
-        T, d, V = self.seq_len, self.hidden_size, self.vocab_size
+        T, d, V = self.seq_len, self.embed_size, self.vocab_size
         if tuple(e_i.shape) != (T, d):
             raise ValueError(f"window embeddings must be T×d = {T}×{d}, got {tuple(e_i.shape)}")
         if tuple(U.shape) != (self.n_input_probes, T, d):
@@ -472,6 +482,7 @@ class AgopAccumulator:
         seen = set()
         for layer, grad in enumerate(grads.at_mlp):
             if grad is not None:
+                self._check_width(grad, f"the MLP input of block {layer}")
                 x = grad.reshape(-1, self.hidden_size).to(device=self.device, dtype=torch.float64)
                 self.mlp_input_sums[layer] += x.T @ x
                 seen.add(layer)
@@ -494,10 +505,16 @@ class AgopAccumulator:
         """Per block and half: Σ_{k∈half∩sl} Σ_t g gᵀ (d×d, float64)."""
         half_ranges = self._ranges(sl, self.n_output_probes // 2)
         for layer, grad in enumerate(grads):
+            self._check_width(grad, f"the input of block {layer}")
             g64 = grad.to(device=self.device, dtype=torch.float64)
             for half, lo, hi in half_ranges:
                 x = g64[lo:hi].reshape(-1, self.hidden_size)
                 self.layer_half_sums[layer, half] += x.T @ x
+
+    def _check_width(self, grad: torch.Tensor, where: str) -> None:
+        """Refuse a block tensor whose width is not ``hidden_size`` (never fold it into the sums)."""
+        if grad.shape[-1] != self.hidden_size:
+            raise ValueError(f"{where} has width {grad.shape[-1]}, the accumulator expects {self.hidden_size}")
 
     @staticmethod
     def _ranges(sl: slice, block: int) -> list[tuple[int, int, int]]:
@@ -570,6 +587,8 @@ class AgopAccumulator:
 _NO_MLP_NOTE = "not available: no recognised MLP input projection for this block"
 _NO_MLP_GRAD_NOTE = "not available: no gradients at this block's MLP input were accumulated"
 _CONSTANT_NOTE = "undefined: the compared entries are constant"
+_ONE_GROUP_NOTE = ("intervals of D, AOFE and AOFE-ratio not available: one output-probe group per half gives D no "
+                   "bootstrap spread (use --groups-per-half 2 or more)")
 
 
 def _json_float(x: float) -> float | None:
@@ -709,7 +728,7 @@ def finalize(
     n = acc.n_windows
     if n < 1:
         raise ValueError("the accumulator holds no windows")
-    d = acc.hidden_size
+    d = acc.embed_size
     if tuple(E_gram.shape) != (d, d):
         raise ValueError(f"E_gram must be {d}×{d}, got {tuple(E_gram.shape)}")
     _check_finite(E_gram, "the embedding Gram matrix E_effᵀE_eff")
@@ -733,16 +752,20 @@ def finalize(
         entry.update(_nfa(acc, layer, mlp_weights[layer]))
         layers.append(entry)
 
+    # One group per half: every resample of D is D itself, a zero-width interval that would also
+    # make the AOFE intervals cover probe noise in F only. Report them as unavailable instead.
+    d_known = acc.groups_per_half > 1
     return {
         "f_hat": f_hat,
         "f_se": _json_float(f_se),
         "f_ci": _percentile_ci(f_boot, ci_level),
         "d_hat": d_hat,
-        "d_ci": _percentile_ci(d_boot, ci_level),
+        "d_ci": _percentile_ci(d_boot, ci_level) if d_known else None,
         "aofe": f_hat - d_hat,
-        "aofe_ci": _percentile_ci(aofe_boot, ci_level),
+        "aofe_ci": _percentile_ci(aofe_boot, ci_level) if d_known else None,
         "aofe_ratio": (f_hat - d_hat) / f_hat,
-        "aofe_ratio_ci": _percentile_ci(aofe_boot / f_boot, ci_level),
+        "aofe_ratio_ci": _percentile_ci(aofe_boot / f_boot, ci_level) if d_known else None,
+        "ci_note": None if d_known else _ONE_GROUP_NOTE,
         "f_below_d": f_hat < d_hat,
         "ci_level": ci_level,
         "n_boot": n_boot,

@@ -23,6 +23,8 @@ import pandas as pd
 
 from ..errors import InputError, UsageError, UserError
 from ..interval import DEFAULT_INTERVAL, Interval
+from ..presets import INTERVAL_ONLY_SETTINGS, comparable_settings
+from ..store import settings_hash
 from . import stats
 
 REPORT_STEM = "mmlu_pro_correlation"
@@ -207,33 +209,49 @@ def store_scores(store, model_ids: set[str]) -> tuple[list[dict], list[str]]:
     return rows, notes
 
 
+def audit_comparability(rec) -> str:
+    """A hash of what changes an audit's point estimates: its settings less the interval-only ones
+    (:data:`hf_interaction.presets.INTERVAL_ONLY_SETTINGS`), and its output function (causal-LM
+    logits or an encoder's hidden state). Audits with the same hash are comparable even when their
+    ``groups_per_half`` (chosen from the vocabulary), ``n_boot`` or ``jvp_method`` differ."""
+    metrics = rec.payload.get("metrics") if isinstance(rec.payload.get("metrics"), dict) else {}
+    return settings_hash({"settings": comparable_settings(rec.settings),
+                          "output_function": metrics.get("output_function")})
+
+
 def store_audits(store, model_ids: set[str]) -> tuple[dict[str, dict], list[str]]:
     """AOFE and AOFE-ratio from ``hf-interaction audit`` for listed models.
 
-    Metrics from different audit settings are not comparable, so only audits with the settings
-    most listed models share are used (ties: the smallest settings hash); the newest record per
-    model wins.
+    Metrics from audits that differ in what changes the point estimates (window length, windows,
+    probes, seed, dtype, corpus, output function; see :func:`audit_comparability`) are not
+    comparable, so only the comparable group most listed models have is used (ties: the smallest
+    hash); the newest record per model wins. ``audit_settings_hash`` is each record's own settings hash.
     """
     records = [r for r in store.list("audits") if r.model in model_ids
                and math.isfinite(_number(r.payload, ("aofe",)))
                and math.isfinite(_number(r.payload, ("aofe_ratio",)))]
     if not records:
         return {}, []
-    counts = Counter(h for _, h in {(r.model, r.settings_hash) for r in records})
-    best = min(counts, key=lambda h: (-counts[h], h))
+    group = {id(r): audit_comparability(r) for r in records}
+    counts = Counter(g for _, g in {(r.model, group[id(r)]) for r in records})
+    best = min(counts, key=lambda g: (-counts[g], g))
+    used = [r for r in records if group[id(r)] == best]
     notes = []
-    other = sorted({r.model for r in records if r.settings_hash != best} - {r.model for r in records
-                                                                           if r.settings_hash == best})
     if len(counts) > 1:
-        notes.append(f"audits with settings {best} are used ({counts[best]} models); audits with other "
-                     f"settings are not comparable and were left out"
-                     + (f" (models without a usable audit: {', '.join(other)})" if other else ""))
+        left_out = sorted({r.model for r in records} - {r.model for r in used})
+        notes.append(f"audits of comparable settings {best} are used ({counts[best]} models); audits with other "
+                     "window, probe, seed, dtype, corpus or output-function settings are not comparable and were "
+                     "left out" + (f" (models without a usable audit: {', '.join(left_out)})" if left_out else ""))
     out: dict[str, dict] = {}
-    for rec in sorted((r for r in records if r.settings_hash == best),
-                      key=lambda r: (r.model, r.created_at, r.revision)):
+    for rec in sorted(used, key=lambda r: (r.model, r.created_at, r.revision)):
         out[rec.model] = {"aofe": _number(rec.payload, ("aofe",)),
                           "aofe_ratio": _number(rec.payload, ("aofe_ratio",)),
                           "audit_revision": rec.revision, "audit_settings_hash": rec.settings_hash}
+    if len({out[m]["audit_settings_hash"] for m in out}) > 1:
+        ignored = ", ".join(sorted(INTERVAL_ONLY_SETTINGS))
+        notes.append("the audits used differ only in settings that change their confidence intervals or how the "
+                     f"same quantity is computed, not their point estimates ({ignored}; groups_per_half is chosen "
+                     "from the vocabulary), so their settings hashes differ")
     return out, notes
 
 

@@ -1,0 +1,51 @@
+"""`compare` treats audits that differ only in interval-only settings (groups_per_half, chosen from the
+vocabulary; n_boot; jvp_method) as comparable: a note, not a settings mismatch. Other settings (T) still
+are a mismatch. Models are known only through stored audits (offline Hub ids), so nothing is loaded."""
+
+from __future__ import annotations
+
+import pytest
+from tiny_models import FAMILIES
+
+from hf_interaction.compare import compare_models
+from hf_interaction.errors import InputError
+from hf_interaction.presets import INTERVAL_ONLY_SETTINGS
+from hf_interaction.shape import shape_from_config
+from hf_interaction.store import Store
+
+BASE = {"T": 256, "n": 128, "input_probes": 16, "output_probes": 32, "seed": 42, "probe": "wikitext",
+        "dtype": "float32", "jvp_method": "forward", "n_boot": 2000, "probe_corpus_sha256": "ab" * 32,
+        "schema_version": 1}
+
+
+def _store(tmp_path, settings_a: dict, settings_b: dict) -> Store:
+    store = Store(tmp_path / "store.sqlite")
+    for model, settings, vocab in (("org/small-vocab", settings_a, 32000), ("org/large-vocab", settings_b, 151936)):
+        shape = shape_from_config({**FAMILIES["llama"], "vocab_size": vocab}, model)
+        store.put("audits", model, "e" * 40, settings,
+                  {"shape": shape, "metrics": {"aofe": 1.0, "aofe_ratio": 0.5}, "layers": []})
+    return store
+
+
+def test_groups_per_half_and_n_boot_differences_are_not_a_mismatch(tmp_path):
+    store = _store(tmp_path, {**BASE, "groups_per_half": 16, "n_boot": 2000},
+                   {**BASE, "groups_per_half": 2, "n_boot": 500, "jvp_method": "double_backward"})
+    comp = compare_models(["org/small-vocab", "org/large-vocab"], store=store, require_same_settings=True)
+    assert [m.audit_status for m in comp.models] == ["stored", "stored"]
+    assert comp.settings_mismatch == {} and comp.warnings == []
+    hashes = [m.audit_settings_hash for m in comp.models]  # two different full hashes, compared anyway
+    assert set(hashes) == {r.settings_hash for r in store.list("audits")} and len(set(hashes)) == 2
+    note = next(n for n in comp.notes if "confidence intervals" in n)
+    for name in ("groups_per_half", "n_boot", "jvp_method"):
+        assert name in note
+    assert INTERVAL_ONLY_SETTINGS == {"groups_per_half", "n_boot", "jvp_method"}
+
+
+def test_a_window_length_difference_is_still_a_mismatch(tmp_path):
+    store = _store(tmp_path, {**BASE, "groups_per_half": 16}, {**BASE, "T": 64, "groups_per_half": 2})
+    comp = compare_models(["org/small-vocab", "org/large-vocab"], store=store)
+    assert set(comp.settings_mismatch) == {"T"}
+    assert len(comp.warnings) == 1 and "T (org/small-vocab: 256, org/large-vocab: 64)" in comp.warnings[0]
+    assert "groups_per_half" not in comp.warnings[0]
+    with pytest.raises(InputError, match="T"):
+        compare_models(["org/small-vocab", "org/large-vocab"], store=store, require_same_settings=True)
