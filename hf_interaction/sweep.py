@@ -386,6 +386,7 @@ class SweepData:
     steps: int
     val_windows_sha256: str
     train_stream_sha256: str
+    prefix_ids: tuple[int, ...] = ()  # what the tokenizer puts before text (probe.framing_prefix)
 
     @property
     def tokens_trained(self) -> int:
@@ -399,14 +400,15 @@ class SweepData:
         idx = self.chunk_order[step * self.batch_size:(step + 1) * self.batch_size]
         rows = torch.stack([self.train_tokens[i * self.seq_len:i * self.seq_len + self.seq_len + 1]
                             for i in idx.tolist()])
-        return rows[:, :-1], rows[:, 1:]
+        return frame_inputs(rows[:, :-1], self.prefix_ids), rows[:, 1:]
 
     def provenance(self) -> dict:
         return {"corpus": self.corpus_spec, "corpus_description": self.corpus_description,
                 "corpus_sha256": self.corpus_sha256, "tokenizer": _tokenizer_name(),
                 "train_tokens_available": int(self.train_tokens.numel()),
                 "val_windows": int(self.val_windows.shape[0]), "val_tokens": int(self.val_windows[:, 1:].numel()),
-                "val_windows_sha256": self.val_windows_sha256, "train_stream_sha256": self.train_stream_sha256,
+                "val_windows_sha256": self.val_windows_sha256, "bos": bool(self.prefix_ids),
+                "prefix_ids": list(self.prefix_ids), "train_stream_sha256": self.train_stream_sha256,
                 "steps": self.steps, "tokens_trained": self.tokens_trained,
                 "epochs": self.tokens_trained / max(1, int(self.train_tokens.numel()))}
 
@@ -445,8 +447,12 @@ def prepare_data(settings: SweepSettings) -> SweepData:
     order = _chunk_order(n_chunks, steps * settings.batch_size, settings.data_seed)
     stream_hash = hashlib.sha256(_sha256_tensor(train).encode() + order.astype("<i8").tobytes()
                                  + f"|{T}|{settings.batch_size}".encode()).hexdigest()
+    from .byte_tokenizer import build_byte_tokenizer
+    from .probe import framing_prefix
+
+    prefix = framing_prefix(build_byte_tokenizer())  # the audit's framing rule; the byte tokenizer adds none
     return SweepData(settings.corpus, corpus.description, corpus.sha256, train, val_windows, order, T,
-                     settings.batch_size, steps, _sha256_tensor(val_windows), stream_hash)
+                     settings.batch_size, steps, _sha256_tensor(val_windows), stream_hash, prefix_ids=prefix)
 
 
 def _chunk_order(n_chunks: int, needed: int, data_seed: int):
@@ -475,8 +481,19 @@ def lr_factor(step: int, steps: int, warmup: int, min_ratio: float) -> float:
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def validation_loss(model, windows, batch: int = 16) -> float:
-    """Mean next-token cross-entropy (nats/token) over the fixed validation windows."""
+def frame_inputs(inputs, prefix_ids: tuple[int, ...]):
+    """Put the tokenizer's prefix (BOS) before each row of inputs, as the audit frames probe windows."""
+    import torch
+
+    if not prefix_ids:
+        return inputs
+    prefix = torch.tensor(prefix_ids, dtype=inputs.dtype).expand(inputs.shape[0], -1)
+    return torch.cat([prefix, inputs], dim=1)
+
+
+def validation_loss(model, windows, batch: int = 16, prefix_ids: tuple[int, ...] = ()) -> float:
+    """Mean next-token cross-entropy (nats/token) over the fixed validation windows, framed with
+    ``prefix_ids``; predictions made at prefix positions are not counted."""
     import torch
     import torch.nn.functional as F
 
@@ -485,7 +502,7 @@ def validation_loss(model, windows, batch: int = 16) -> float:
     with torch.no_grad():
         for b0 in range(0, windows.shape[0], batch):
             rows = windows[b0:b0 + batch]
-            logits = model(input_ids=rows[:, :-1]).logits.float()
+            logits = model(input_ids=frame_inputs(rows[:, :-1], prefix_ids)).logits[:, len(prefix_ids):].float()
             loss = F.cross_entropy(logits.flatten(0, 1), rows[:, 1:].flatten(), reduction="sum")
             total += float(loss)
             count += rows[:, 1:].numel()
@@ -538,7 +555,7 @@ def train_shape(spec: ShapeSpec, seed: int, data: SweepData, settings: SweepSett
         for group in opt.param_groups:
             group["lr"] = settings.lr * factor
         x, y = data.batch(step)
-        logits = model(input_ids=x).logits
+        logits = model(input_ids=x).logits[:, len(data.prefix_ids):]  # no loss at prefix positions
         loss = F.cross_entropy(logits.flatten(0, 1).float(), y.flatten())
         if not torch.isfinite(loss):
             raise NumericalError(f"{spec.name} seed {seed}: non-finite training loss at step {step} "
@@ -554,7 +571,7 @@ def train_shape(spec: ShapeSpec, seed: int, data: SweepData, settings: SweepSett
             window_losses = []
         if on_step is not None:
             on_step(step + 1)
-    val = validation_loss(model, data.val_windows)
+    val = validation_loss(model, data.val_windows, prefix_ids=data.prefix_ids)
     metrics = {
         "val_loss": val,
         "val_bits_per_byte": val / math.log(2),  # one token = one byte under the byte tokenizer
