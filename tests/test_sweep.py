@@ -193,3 +193,23 @@ def test_bad_input_one_line(capsys, tmp_path):
     assert code == 2 and "--depths" in err
     with pytest.raises(UsageError):
         SweepSettings(budget=5000, tolerance=2).validate()
+
+
+def test_validation_loss_with_a_prefix_counts_text_predictions_only():
+    """The sweep frames windows by the audit's rule: a prefix is fed but never scored."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from hf_interaction.sweep import frame_inputs, validation_loss
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=40, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                         intermediate_size=32)).eval()
+    rows = torch.randint(3, 40, (3, 9), generator=torch.Generator().manual_seed(1))
+    framed = frame_inputs(rows[:, :-1], (1,))
+    assert framed.shape == (3, 9) and (framed[:, 0] == 1).all()
+    with torch.no_grad():
+        logits = model(input_ids=framed).logits[:, 1:]
+    expected = torch.nn.functional.cross_entropy(logits.flatten(0, 1), rows[:, 1:].flatten())
+    assert validation_loss(model, rows, prefix_ids=(1,)) == pytest.approx(float(expected), rel=1e-6)
+    assert validation_loss(model, rows) != pytest.approx(float(expected), rel=1e-4)
