@@ -28,8 +28,10 @@ def _row(label: str, rec: dict, seconds: float) -> str:
     m = rec["metrics"]
     nfa = [layer["nfa_offdiag"] for layer in rec["layers"] if layer["nfa_offdiag"] is not None]
     ci = m["aofe_ratio_ci"] or [float("nan")] * 2
+    dci = m.get("diag_share_ci") or [float("nan")] * 2
     return (f"| {label} | {m.get('probe_loss_nats_per_token', float('nan')):.3f} | {m['aofe_ratio']:.6f} "
-            f"[{ci[0]:.6f}, {ci[1]:.6f}] | {m['d_hat'] / m['f_hat']:.2e} | "
+            f"[{ci[0]:.6f}, {ci[1]:.6f}] | {m['d_hat'] / m['f_hat']:.2e} [{dci[0]:.2e}, {dci[1]:.2e}] | "
+            f"{m.get('effective_rank', float('nan')):.3g} | "
             f"{statistics.median(nfa) if nfa else float('nan'):.3f} | {seconds:.0f} |")
 
 
@@ -61,8 +63,9 @@ def main() -> None:
     print(f"{args.model}: preset {args.preset}, probe {args.probe}, bos {rec['probe']['bos']}, "
           f"weights {weights.get('format')} {weights.get('quantization') or ''}, "
           f"{torch.get_num_threads()} threads, peak RSS {peak_gb:.2f} GB (both runs)")
-    print("| model | loss nats/token | AOFE-ratio [95% CI] | D/F | NFA off-diag median | s (load + audit) |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| model | loss nats/token | AOFE-ratio [95% CI] | D/F [95% CI] | erank | NFA off-diag median "
+          "| s (load + audit) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     print(_row("trained", rec, t_trained))
     print(_row("fresh init", base, t_fresh))
 

@@ -200,7 +200,9 @@ def _rel(a: float, b: float) -> float:
 
 def _exact_input_metrics(G: torch.Tensor) -> dict[str, float]:
     F, D = frobenius_energy(G), diagonal_energy(G)
-    return {"f_hat": F, "d_hat": D, "aofe": F - D, "aofe_ratio": aofe_ratio(G)}
+    tr = float(torch.trace(G))
+    return {"f_hat": F, "d_hat": D, "aofe": F - D, "aofe_ratio": aofe_ratio(G), "diag_share": D / F, "trace": tr,
+            "effective_rank": tr * tr / F}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -286,7 +288,8 @@ def test_accumulator_equals_exact_jacobian_products_probe_by_probe(micro):
 # Statistics: confidence intervals and convergence
 # --------------------------------------------------------------------------------------------------
 
-CI_KEYS = {"f_hat": "f_ci", "d_hat": "d_ci", "aofe": "aofe_ci", "aofe_ratio": "aofe_ratio_ci"}
+CI_KEYS = {"f_hat": "f_ci", "d_hat": "d_ci", "aofe": "aofe_ci", "aofe_ratio": "aofe_ratio_ci",
+           "diag_share": "diag_share_ci", "trace": "trace_ci", "effective_rank": "effective_rank_ci"}
 
 
 def test_bootstrap_cis_cover_exact_values_at_paper_probe_counts(micro):

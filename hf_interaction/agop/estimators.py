@@ -602,16 +602,17 @@ def _percentile_ci(samples: np.ndarray, level: float) -> list[float]:
     return [float(lo), float(hi)]
 
 
-def _input_space(acc: AgopAccumulator, E_gram: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Per-probe Fⱼ = ‖G zⱼ‖² (length I) and the m×m matrix P_ab = ⟨d̂_a, d̂_b⟩ over half-1 × half-2
-    groups, where d̂_c = A_c / (n·|c|) is group c's unbiased estimate of diag G."""
+def _input_space(acc: AgopAccumulator, E_gram: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-probe Fⱼ = ‖G zⱼ‖² (length I), the m×m matrix P_ab = ⟨d̂_a, d̂_b⟩ over half-1 × half-2
+    groups, where d̂_c = A_c / (n·|c|) is group c's unbiased estimate of diag G, and each group's
+    trace estimate Σ d̂_c (length 2m, unbiased for tr G)."""
     n, m = acc.n_windows, acc.groups_per_half
     S = acc.input_vjp_sums
     gram = E_gram.to(device=S.device, dtype=torch.float64)
     per_probe = (torch.einsum("jtd,de->jte", S, gram) * S).sum(dim=(1, 2)) / n**2
     diag_est = acc.diag_group_sums.reshape(2 * m, -1) / (n * acc.group_size)
     pair = diag_est[:m] @ diag_est[m:].T
-    return per_probe.cpu().numpy(), pair.cpu().numpy()
+    return per_probe.cpu().numpy(), pair.cpu().numpy(), diag_est.sum(dim=1).cpu().numpy()
 
 
 #: Bootstrap replicates are drawn in blocks of at most this many indices (memory only; the block
@@ -643,15 +644,17 @@ def _resample_weights(rng: np.random.Generator, n_boot: int, m: int) -> np.ndarr
     return weights
 
 
-def _bootstrap_fd(per_probe: np.ndarray, pair: np.ndarray, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Bootstrap replicates of F̂ (input probes resampled) and D̂ (groups resampled within each half,
-    independently, so a group is never paired with itself)."""
+def _bootstrap_fd(per_probe: np.ndarray, pair: np.ndarray, traces: np.ndarray, n_boot: int,
+                  seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bootstrap replicates of F̂ (input probes resampled), D̂ (groups resampled within each half,
+    independently, so a group is never paired with itself) and tr Ĝ (the same group resamples)."""
     rng = np.random.default_rng(seed)
     f_boot = _bootstrap_means(rng, per_probe, n_boot)
     m = pair.shape[0]
     w1, w2 = _resample_weights(rng, n_boot, m), _resample_weights(rng, n_boot, m)
     d_boot = ((w1 @ pair) * w2).sum(axis=1)
-    return f_boot, d_boot
+    trace_boot = 0.5 * (w1 @ traces[:m] + w2 @ traces[m:])
+    return f_boot, d_boot, trace_boot
 
 
 def _layer_profile(acc: AgopAccumulator, layer: int) -> dict[str, Any]:
@@ -667,6 +670,7 @@ def _layer_profile(acc: AgopAccumulator, layer: int) -> dict[str, Any]:
         "d": d,
         "aofe": f - d,
         "aofe_ratio": _json_float((f - d) / f if f > 0 else math.nan),
+        "diag_share": _json_float(d / f if f > 0 else math.nan),
         "f_below_d": f < d,
         "trace": trace,
         "effective_rank": _json_float(effective_rank(trace, f)),
@@ -737,11 +741,11 @@ def finalize(
     if len(mlp_weights) != acc.n_layers:
         raise ValueError(f"mlp_weights has {len(mlp_weights)} entries for {acc.n_layers} blocks")
 
-    per_probe, pair = _input_space(acc, E_gram)
-    f_hat, d_hat = float(per_probe.mean()), float(pair.mean())
+    per_probe, pair, traces = _input_space(acc, E_gram)
+    f_hat, d_hat, trace = float(per_probe.mean()), float(pair.mean()), float(traces.mean())
     if not f_hat > 0:
         raise NumericalError(f"F̂ = {f_hat!r}: the output f does not depend on the input (AOFE-ratio undefined)")
-    f_boot, d_boot = _bootstrap_fd(per_probe, pair, n_boot, seed)
+    f_boot, d_boot, trace_boot = _bootstrap_fd(per_probe, pair, traces, n_boot, seed)
     aofe_boot = f_boot - d_boot
     n_in = per_probe.shape[0]
     f_se = float(per_probe.std(ddof=1) / math.sqrt(n_in)) if n_in > 1 else math.nan
@@ -765,6 +769,14 @@ def finalize(
         "aofe_ci": _percentile_ci(aofe_boot, ci_level) if d_known else None,
         "aofe_ratio": (f_hat - d_hat) / f_hat,
         "aofe_ratio_ci": _percentile_ci(aofe_boot / f_boot, ci_level) if d_known else None,
+        # D/F = 1 − AOFE-ratio, readable where AOFE-ratio rounds to 1 (DESIGN §4.6); tr G and the
+        # effective rank (tr G)²/F from the same diagonal estimates (issue 10, item 1).
+        "diag_share": d_hat / f_hat,
+        "diag_share_ci": _percentile_ci(d_boot / f_boot, ci_level) if d_known else None,
+        "trace": trace,
+        "trace_ci": _percentile_ci(trace_boot, ci_level) if d_known else None,
+        "effective_rank": trace * trace / f_hat,
+        "effective_rank_ci": _percentile_ci(trace_boot * trace_boot / f_boot, ci_level) if d_known else None,
         "ci_note": None if d_known else _ONE_GROUP_NOTE,
         "f_below_d": f_hat < d_hat,
         "ci_level": ci_level,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import click
 
 from ..errors import UsageError
@@ -118,8 +120,8 @@ def command(model, preset, T, n, input_probes, output_probes, groups_per_half, s
                        + f"on {ev.get('n_questions')} questions" + (" (from the store)" if evaluation.cached else ""))
 
 
-def _ci(ci) -> str:
-    return f"[{ci[0]:.4g}, {ci[1]:.4g}]" if ci and None not in ci else "-"
+def _ci(ci, spec: str = ".4g") -> str:
+    return f"[{ci[0]:{spec}}, {ci[1]:{spec}}]" if ci and None not in ci else "-"
 
 
 def print_summary(rec: dict, *, from_store: bool = False, out_dir: str | None = None) -> None:
@@ -141,6 +143,14 @@ def print_summary(rec: dict, *, from_store: bool = False, out_dir: str | None = 
     t.add_row("AOFE", f"{m['aofe']:.4g}", _ci(m["aofe_ci"]))
     t.add_row("F (‖G‖²_F)", f"{m['f_hat']:.4g}", _ci(m["f_ci"]))
     t.add_row("D (‖diag G‖²)", f"{m['d_hat']:.4g}", _ci(m["d_ci"]))
+    if "diag_share" in m:  # records made before issue 10 lack these
+        share, ci = m["diag_share"], m.get("diag_share_ci")
+        t.add_row("diagonal share D/F", f"{share:.3e}", _ci(ci, ".3e"))
+        if share > 0:
+            log_ci = [math.log10(c) for c in ci] if ci and min(ci) > 0 else None
+            t.add_row("  log10 D/F", f"{math.log10(share):+.3f}", _ci(log_ci, "+.3f"))
+        t.add_row("tr G", f"{m['trace']:.4g}", _ci(m.get("trace_ci")))
+        t.add_row("effective rank (tr G)²/F", f"{m['effective_rank']:.4g}", _ci(m.get("effective_rank_ci")))
     if "probe_loss_nats_per_token" in m:
         t.add_row("probe loss", f"{m['probe_loss_nats_per_token']:.4f} nats/token", "")
         t.add_row("", f"{m['probe_loss_bits_per_byte']:.4f} bits/byte", "")
