@@ -27,6 +27,7 @@ from .errors import InputError, NumericalError, UsageError
 from .interval import DEFAULT_INTERVAL, Interval
 from .loading import LoadedModel, load_model
 from .model_function import CAUSAL_LM, ENCODER, OUTPUT_FUNCTION_DOC, OutputFunction
+from .preflight import check_embedding_path, check_widths
 from .presets import PRESETS
 from .probe import ProbeWindows, load_corpus_text, make_windows
 from .shape import ENCODER_TYPES, shape_from_config, text_config_dict
@@ -205,31 +206,6 @@ def _scale_and_loss(fn: OutputFunction, windows: torch.Tensor, batch: int) -> di
             count += last.numel()
     return {"sq": sq, "count": count, "nats": nats, "targets": targets}
 
-
-def check_embedding_path(fn: OutputFunction, parts, window: torch.Tensor) -> float:
-    """Refuse a model whose output through ``inputs_embeds`` (the path the AGOP differentiates) is not
-    its output through ``input_ids`` (the path it runs in use): some architectures scale embeddings
-    only on the ``input_ids`` path (Falcon-H1's ``embedding_multiplier``). Returns the relative
-    difference of the last-position outputs on one framed window."""
-    ids = window.unsqueeze(0).to(fn.input_device)
-    with torch.no_grad():
-        by_ids = fn.raw_output(input_ids=ids).to(torch.float64)
-        embeds = parts.embedding(ids[:, fn.prefix:])
-        by_embeds = fn.raw_output(inputs_embeds=fn.frame(embeds)).to(torch.float64)
-    if not (torch.isfinite(by_ids).all() and torch.isfinite(by_embeds).all()):
-        raise NumericalError("non-finite model outputs on the probe windows (check the weights and --dtype)")
-    rel = float((by_ids - by_embeds).norm() / by_ids.norm().clamp_min(1e-30))
-    tol = 1e-2 if parts.E_eff.dtype in (torch.float16, torch.bfloat16) else 1e-4
-    if not rel <= tol:
-        raise NumericalError(
-            f"the model's output through inputs_embeds differs from its output through input_ids by {rel:.3g} "
-            f"relative (tolerance {tol:g}): it transforms embeddings on the input_ids path only (e.g. an "
-            "embedding multiplier), so the AGOP would measure another function",
-            "this architecture is not supported by the audit",
-        )
-    return rel
-
-
 def _reduce_scalars(accelerator, values: dict[str, float]) -> dict[str, float]:
     if accelerator is None or accelerator.num_processes == 1:
         return values
@@ -351,18 +327,6 @@ def _devices(net, accelerator) -> list[str]:
     return devs
 
 
-def check_widths(parts, width: int) -> None:
-    """Before any model pass: every recognised MLP input projection must read the residual width
-    (``width``, the blocks' tensors); the embedding width (E_eff's, d_e) may differ from it
-    (OPT-350m's ``word_embed_proj_dim``, ALBERT's ``embedding_size``): the input-space AGOP is taken
-    in embedding space and the layer profile in the blocks' width."""
-    for layer, weights in enumerate(mlp_weights(parts)):
-        for w in weights or []:
-            if w.shape[1] != width:
-                raise InputError(f"block {layer}'s MLP input projection reads width {w.shape[1]}, the residual "
-                                 f"stream is {width} wide; this architecture is not supported")
-
-
 def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSettings, width: int, accelerator,
              resume_dir, save_every: int, probe_batch: int | None, progress: bool) -> dict:
     """Shard windows, accumulate, reduce, finalise. Returns the metric part of the record.
@@ -371,11 +335,11 @@ def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSe
     rank = accelerator.process_index if accelerator is not None else 0
     world = accelerator.num_processes if accelerator is not None else 1
     local = list(range(rank, windows.n, world))
-    ids = windows.input_ids
-    embedding_path_rel = check_embedding_path(fn, parts, windows.framed_ids[local[0] if local else 0])
+    ids, framed = windows.input_ids, windows.framed_ids
+    embedding_path_rel = check_embedding_path(fn, parts, framed[local[0] if local else 0])
 
     # One window per pass: batch composition then does not depend on how windows were sharded.
-    sums = _reduce_scalars(accelerator, _scale_and_loss(fn, windows.framed_ids[local], batch=1))
+    sums = _reduce_scalars(accelerator, _scale_and_loss(fn, framed[local], batch=1))
     s = math.sqrt(sums["sq"] / sums["count"])
     if not s > 0:
         raise NumericalError("the model's output is identically zero on the probe windows; nothing to measure")

@@ -38,3 +38,13 @@ def _run_cli(*args: str, env: dict | None = None, cwd: str | None = None):
 def run_cli():
     """The CLI as a user runs it, in a subprocess from the repository root (offline, private store)."""
     return _run_cli
+
+
+@pytest.fixture(scope="session")
+def tokenizer_dir(tmp_path_factory):
+    """The tiny models' byte-level BPE tokenizer (tests/tiny_models.py), trained once per session."""
+    from tiny_models import train_tokenizer
+
+    d = tmp_path_factory.mktemp("tokenizer")
+    train_tokenizer(d)
+    return d

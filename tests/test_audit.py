@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import torch
-from tiny_models import FAMILIES, save_tiny, train_tokenizer
+from tiny_models import FAMILIES, save_tiny
 
 from hf_interaction.audit import AuditSettings, run_audit
 from hf_interaction.store import Store
@@ -17,13 +17,6 @@ from hf_interaction.store import Store
 SMALL = AuditSettings(T=8, n=4, input_probes=2, output_probes=4, groups_per_half=2, probe="builtin", n_boot=200)
 CLI_SMALL = ["--probe", "builtin", "--T", "8", "--n", "4", "--input-probes", "2", "--output-probes", "4",
              "--groups-per-half", "2", "--n-boot", "200"]
-
-
-@pytest.fixture(scope="session")
-def tokenizer_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("tokenizer")
-    train_tokenizer(d)
-    return d
 
 
 @pytest.fixture(scope="session")

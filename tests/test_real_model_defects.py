@@ -14,7 +14,7 @@ import shutil
 
 import pytest
 import torch
-from tiny_models import FAMILIES, VOCAB, save_tiny, train_tokenizer
+from tiny_models import FAMILIES, VOCAB, save_tiny
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from hf_interaction.adapters import find_parts
@@ -27,13 +27,6 @@ from hf_interaction.shape import build_config
 SMALL = AuditSettings(T=8, n=3, input_probes=2, output_probes=4, groups_per_half=2, probe="builtin", n_boot=100)
 CLI_SMALL = ["--probe", "builtin", "--T", "8", "--n", "2", "--input-probes", "2", "--output-probes", "4",
              "--n-boot", "100"]
-
-
-@pytest.fixture(scope="module")
-def tokenizer_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("tokenizer")
-    train_tokenizer(d)
-    return d
 
 
 @pytest.fixture(scope="module")
