@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
@@ -209,6 +209,9 @@ _scores = st.lists(st.integers(-1000, 1000), min_size=6, max_size=14, unique=Tru
 
 @settings(max_examples=40, deadline=None)
 @given(_scores, st.floats(0.01, 100.0), st.floats(-1000.0, 1000.0), st.integers(0, 2**31 - 1))
+# Found by CI: the score's ranks equal the control's, so the partial rank correlation is undefined
+# (NaN on both sides), not a correlation of round-off residuals.
+@example(score=[1, -1, -4, -3, -2, 0], a=1.0, b=0.0, seed=95685)
 def test_statistics_respect_positive_affine_transforms_of_the_score(score, a, b, seed):
     y = np.array(score, dtype=float)
     rng = np.random.default_rng(seed)
@@ -216,7 +219,7 @@ def test_statistics_respect_positive_affine_transforms_of_the_score(score, a, b,
     z = rng.normal(size=y.size)
     for key in ("pearson", "spearman", "partial_pearson", "partial_spearman"):
         before, after = S.statistic(key, x, y, z), S.statistic(key, x, a * y + b, z)
-        assert after == pytest.approx(before, abs=1e-7), key
-        assert S.statistic(key, x, -y, z) == pytest.approx(-before, abs=1e-7), key
+        assert after == pytest.approx(before, abs=1e-7, nan_ok=True), key
+        assert S.statistic(key, x, -y, z) == pytest.approx(-before, abs=1e-7, nan_ok=True), key
     coef = S.statistic("ols_coef", x, y, z)
     assert S.statistic("ols_coef", x, a * y + b, z) == pytest.approx(a * coef, rel=1e-6, abs=1e-6)

@@ -94,8 +94,8 @@ def _residualise(v: np.ndarray, design: np.ndarray) -> np.ndarray:
 
 def _batch(stat: Statistic, x: np.ndarray, y: np.ndarray, logp: np.ndarray,
            dummies: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Residualised predictor and score (each B × n), the predictor's centred sum of squares, and
-    the rank of the control design (B).
+    """Residualised predictor and score (each B × n), the predictor's and the score's centred sums
+    of squares (B each), and the rank of the control design (B).
 
     Inputs carry a leading batch axis (B resamples); ``dummies`` is B × n × f or None.
     """
@@ -112,14 +112,16 @@ def _batch(stat: Statistic, x: np.ndarray, y: np.ndarray, logp: np.ndarray,
     rx = _residualise(x, design)
     ry = _residualise(y, design)
     ss_x = ((x - x.mean(axis=-1, keepdims=True)) ** 2).sum(axis=-1)
-    return rx, ry, ss_x, np.linalg.matrix_rank(design)
+    ss_y = ((y - y.mean(axis=-1, keepdims=True)) ** 2).sum(axis=-1)
+    return rx, ry, ss_x, ss_y, np.linalg.matrix_rank(design)
 
 
-def _finish(stat: Statistic, rx: np.ndarray, ry: np.ndarray, ss_x: np.ndarray) -> np.ndarray:
+def _finish(stat: Statistic, rx: np.ndarray, ry: np.ndarray, ss_x: np.ndarray, ss_y: np.ndarray) -> np.ndarray:
     """Correlation of the residuals, or the OLS coefficient; NaN where undefined.
 
     Undefined: the predictor has (numerically) no variation left after the controls, or, for a
-    correlation, the score has none.
+    correlation, the score has none (both relative to their own variation, so a score the
+    controls explain exactly gives NaN, not a correlation of round-off).
     """
     sxx = (rx * rx).sum(axis=-1)
     syy = (ry * ry).sum(axis=-1)
@@ -128,7 +130,7 @@ def _finish(stat: Statistic, rx: np.ndarray, ry: np.ndarray, ss_x: np.ndarray) -
     bad |= ss_x <= 0
     with np.errstate(divide="ignore", invalid="ignore"):
         if stat.output == "corr":
-            bad |= syy <= 1e-300
+            bad |= (syy <= 1e-300) | (syy <= 1e-10 * ss_y)
             out = sxy / np.sqrt(sxx * syy)
             out = np.clip(out, -1.0, 1.0)
         else:
@@ -153,8 +155,8 @@ def statistic(key: str, x, y, logp=None, families=None) -> float:
     stat = STATISTICS[key]
     x, y, logp, fams = _as_arrays(x, y, logp, families)
     dummies = _family_dummies(fams)[None] if fams is not None else None
-    rx, ry, ss_x, _ = _batch(stat, x[None], y[None], logp[None], dummies)
-    return float(_finish(stat, rx, ry, ss_x)[0])
+    rx, ry, ss_x, ss_y, _ = _batch(stat, x[None], y[None], logp[None], dummies)
+    return float(_finish(stat, rx, ry, ss_x, ss_y)[0])
 
 
 # Convenience names for the common statistics -------------------------------------------------
@@ -205,8 +207,8 @@ def bootstrap_values(key: str, x, y, logp=None, families=None, *, index: np.ndar
     stat = STATISTICS[key]
     x, y, logp, fams = _as_arrays(x, y, logp, families)
     dummies = _family_dummies(fams)[index] if fams is not None else None
-    rx, ry, ss_x, rank = _batch(stat, x[index], y[index], logp[index], dummies)
-    values = _finish(stat, rx, ry, ss_x)
+    rx, ry, ss_x, ss_y, rank = _batch(stat, x[index], y[index], logp[index], dummies)
+    values = _finish(stat, rx, ry, ss_x, ss_y)
     # A resample with too few distinct models leaves fewer than two residual degrees of freedom,
     # where a correlation is ±1 by construction (three distinct models and two controls): such
     # resamples say nothing about the data and are counted as undefined.
@@ -247,10 +249,11 @@ def permutation_null(key: str, x, y, logp=None, families=None, *, perms: np.ndar
     stat = STATISTICS[key]
     x, y, logp, fams = _as_arrays(x, y, logp, families)
     dummies = _family_dummies(fams)[None] if fams is not None else None
-    rx, ry, ss_x, _ = _batch(stat, x[None], y[None], logp[None], dummies)
-    observed = float(_finish(stat, rx, ry, ss_x)[0])
+    rx, ry, ss_x, ss_y, _ = _batch(stat, x[None], y[None], logp[None], dummies)
+    observed = float(_finish(stat, rx, ry, ss_x, ss_y)[0])
     rx_perm = rx[0][perms]
-    null = _finish(stat, rx_perm, np.broadcast_to(ry, rx_perm.shape), np.broadcast_to(ss_x, perms.shape[:1]))
+    null = _finish(stat, rx_perm, np.broadcast_to(ry, rx_perm.shape), np.broadcast_to(ss_x, perms.shape[:1]),
+                   np.broadcast_to(ss_y, perms.shape[:1]))
     return observed, null
 
 
