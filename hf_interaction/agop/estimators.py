@@ -35,6 +35,7 @@ from hf_interaction.agop.metrics import (
     psd_sqrt,
     split_half_energies,
 )
+from hf_interaction.agop.population import population_metrics
 from hf_interaction.errors import NumericalError
 
 #: Number of vocabulary columns of an input probe zⱼ drawn per generator call. Part of the probe
@@ -309,6 +310,10 @@ _TENSOR_NAMES = (
     "layer_half_sums",
     "mlp_input_sums",
     "mlp_window_counts",
+    "window_group_counts",
+    "input_vjp_group_sums",
+    "input_vjp_self_sums",
+    "diag_cell_sums",
 )
 _CONFIG_NAMES = (
     "seq_len",
@@ -320,6 +325,8 @@ _CONFIG_NAMES = (
     "n_input_probes",
     "n_output_probes",
     "groups_per_half",
+    "window_groups",
+    "diag_window_groups",
 )
 
 
@@ -335,6 +342,14 @@ class AgopAccumulator:
     - ``mlp_input_sums`` (L×d×d): the same over all output probes at each block's MLP input.
     - ``window_count`` (int64 scalar) and ``mlp_window_counts`` (int64, L): windows seen, overall and
       with a recognised MLP input per block.
+
+    For the population estimates (:mod:`population`), window i belongs to group i mod W
+    (``window_groups``; the *global* window index, so shards stay exact):
+
+    - ``window_group_counts`` (int64, W), ``input_vjp_group_sums`` (W×I×T×d_e): S per group;
+      ``input_vjp_self_sums`` (W×I): Σ_{i∈g} ‖Mᵢzⱼ‖², the i = i′ terms to remove from products.
+    - ``diag_cell_sums`` (W_D×2m×T×V, in ``cell_dtype``): the diagonal group sums per window group;
+      W_D (``diag_window_groups``) is W, or 0 where the cells do not fit in memory.
 
     ``vocab_size`` is V, the number of rows of E_eff (the input one-hot dimension);
     ``output_size`` is the length of f and of each output probe (default V, the logits);
@@ -357,6 +372,9 @@ class AgopAccumulator:
         groups_per_half: int = 2,
         output_size: int | None = None,
         embed_size: int | None = None,
+        window_groups: int = 1,
+        diag_window_groups: int | None = None,
+        cell_dtype: torch.dtype = torch.float64,
         device: torch.device | str = "cpu",
         chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
     ) -> None:
@@ -373,6 +391,16 @@ class AgopAccumulator:
         self.embed_size = hidden_size if embed_size is None else embed_size
         self.n_layers, self.n_input_probes, self.n_output_probes = n_layers, n_input_probes, n_output_probes
         self.groups_per_half = groups_per_half
+        if window_groups < 1:
+            raise ValueError(f"window_groups must be at least 1, got {window_groups}")
+        self.window_groups = window_groups
+        if diag_window_groups is None:  # one group has no pairs of groups: no cells needed
+            diag_window_groups = window_groups if window_groups > 1 else 0
+        self.diag_window_groups = diag_window_groups
+        if self.diag_window_groups not in (0, window_groups):
+            raise ValueError(f"diag_window_groups must be 0 or window_groups ({window_groups})")
+        self._gram_key: tuple | None = None
+        self._gram: torch.Tensor | None = None
         self.device = torch.device(device)
         self.chunk_elements = chunk_elements
         T, d, V, L, f64 = seq_len, hidden_size, vocab_size, n_layers, torch.float64
@@ -383,6 +411,11 @@ class AgopAccumulator:
         self.layer_half_sums = torch.zeros(L, 2, d, d, dtype=f64, **kw)
         self.mlp_input_sums = torch.zeros(L, d, d, dtype=f64, **kw)
         self.mlp_window_counts = torch.zeros(L, dtype=torch.int64, **kw)
+        W, I = window_groups, n_input_probes  # noqa: E741
+        self.window_group_counts = torch.zeros(W, dtype=torch.int64, **kw)
+        self.input_vjp_group_sums = torch.zeros(W, I, T, self.embed_size, dtype=f64, **kw)
+        self.input_vjp_self_sums = torch.zeros(W, I, dtype=f64, **kw)
+        self.diag_cell_sums = torch.zeros(self.diag_window_groups, 2 * groups_per_half, T, V, dtype=cell_dtype, **kw)
 
     # -- sizes --------------------------------------------------------------------------------------
 
@@ -422,8 +455,12 @@ class AgopAccumulator:
         E_eff: torch.Tensor,
         probe_batch: int | None = None,
         jvp_method: JvpMethod = "forward",
+        window_index: int | None = None,
     ) -> None:
         """Add one window e_i (T×d): I input-probe and O output-probe copies, in micro-batches.
+
+        ``window_index`` is the window's global index (its group is index mod ``window_groups``);
+        None means the number of windows this accumulator has seen (right for a single process).
 
         ``probe_batch`` caps the number of copies of the window per model pass (None: all I input
         probes in one pass and all O output probes in another). ``jvp_method`` is ``"forward"``
@@ -438,13 +475,14 @@ class AgopAccumulator:
             jvp_vjp = _jvp_vjp_double_backward
         else:
             raise ValueError(f"unknown jvp_method {jvp_method!r}: use 'forward' or 'double_backward'")
+        group = self._group(window_index)
         for sl in _batches(self.n_input_probes, probe_batch):
-            self._add_input_vjps(sl, jvp_vjp(forward, e_i, U[sl]))
+            self._add_input_vjps(sl, jvp_vjp(forward, e_i, U[sl]), group, E_eff)
         mlp_seen: set[int] = set()
         for sl in _batches(self.n_output_probes, probe_batch):
             grads = _output_probe_grads(forward, e_i, R[sl], self.n_layers)
-            mlp_seen |= self._add_output_grads(sl, grads, E_eff)
-        self._count_window(mlp_seen)
+            mlp_seen |= self._add_output_grads(sl, grads, E_eff, group)
+        self._count_window(mlp_seen, group)
 
     def add_window_naive(
         self,
@@ -453,31 +491,54 @@ class AgopAccumulator:
         U: torch.Tensor,
         R: torch.Tensor,
         E_eff: torch.Tensor,
+        window_index: int | None = None,
     ) -> None:
         """Reference implementation of :meth:`add_window`: a fresh single-copy forward per probe and
         the double-backward JVP. Slow by design; for tests and the benchmark."""
         self._check_window(e_i, U, R, E_eff)
+        group = self._group(window_index)
         for j in range(self.n_input_probes):
             sl = slice(j, j + 1)
-            self._add_input_vjps(sl, _jvp_vjp_double_backward(forward, e_i, U[sl]))
+            self._add_input_vjps(sl, _jvp_vjp_double_backward(forward, e_i, U[sl]), group, E_eff)
         mlp_seen: set[int] = set()
         for k in range(self.n_output_probes):
             sl = slice(k, k + 1)
-            mlp_seen |= self._add_output_grads(sl, _output_probe_grads(forward, e_i, R[sl], self.n_layers), E_eff)
-        self._count_window(mlp_seen)
+            grads = _output_probe_grads(forward, e_i, R[sl], self.n_layers)
+            mlp_seen |= self._add_output_grads(sl, grads, E_eff, group)
+        self._count_window(mlp_seen, group)
 
-    def _count_window(self, mlp_seen: set[int]) -> None:
+    def _group(self, window_index: int | None) -> int:
+        index = self.n_windows if window_index is None else int(window_index)
+        if index < 0:
+            raise ValueError(f"window_index must be non-negative, got {index}")
+        return index % self.window_groups
+
+    def _count_window(self, mlp_seen: set[int], group: int) -> None:
         self.window_count += 1
+        self.window_group_counts[group] += 1
         for layer in mlp_seen:
             self.mlp_window_counts[layer] += 1
 
-    def _add_input_vjps(self, sl: slice, vjps: torch.Tensor) -> None:
-        """Sⱼ += ∂⟨f, Jᵀzⱼ⟩/∂e for the input probes j in ``sl``."""
-        self.input_vjp_sums[sl] += vjps.to(device=self.device, dtype=torch.float64)
+    def _embedding_gram(self, E_eff: torch.Tensor) -> torch.Tensor:
+        """E_effᵀE_eff, formed once per embedding tensor (the same for every window)."""
+        key = (E_eff.data_ptr(), tuple(E_eff.shape), E_eff.dtype, E_eff._version)
+        if self._gram_key != key:
+            self._gram, self._gram_key = embedding_gram(E_eff).to(self.device), key
+        return self._gram
 
-    def _add_output_grads(self, sl: slice, grads: _OutputGrads, E_eff: torch.Tensor) -> set[int]:
+    def _add_input_vjps(self, sl: slice, vjps: torch.Tensor, group: int, E_eff: torch.Tensor) -> None:
+        """Sⱼ += ∂⟨f, Jᵀzⱼ⟩/∂e for the input probes j in ``sl``; the same into the window's group, and
+        ‖Mᵢzⱼ‖² = ⟨s, s E_effᵀE_eff⟩ into the group's self sums (the population F removes them)."""
+        v64 = vjps.to(device=self.device, dtype=torch.float64)
+        self.input_vjp_sums[sl] += v64
+        self.input_vjp_group_sums[group, sl] += v64
+        if self.window_groups > 1:
+            gram = self._embedding_gram(E_eff)
+            self.input_vjp_self_sums[group, sl] += (torch.einsum("jtd,de->jte", v64, gram) * v64).sum(dim=(1, 2))
+
+    def _add_output_grads(self, sl: slice, grads: _OutputGrads, E_eff: torch.Tensor, group: int) -> set[int]:
         """Add the output probes k in ``sl``; return the blocks whose MLP input was seen."""
-        self._add_diag_groups(sl, grads.at_input, E_eff)
+        self._add_diag_groups(sl, grads.at_input, E_eff, group)
         self._add_layer_halves(sl, grads.at_blocks)
         seen = set()
         for layer, grad in enumerate(grads.at_mlp):
@@ -488,7 +549,7 @@ class AgopAccumulator:
                 seen.add(layer)
         return seen
 
-    def _add_diag_groups(self, sl: slice, g: torch.Tensor, E_eff: torch.Tensor) -> None:
+    def _add_diag_groups(self, sl: slice, g: torch.Tensor, E_eff: torch.Tensor, group: int) -> None:
         """A_c += Σ_{k∈c∩sl} (g_k E_effᵀ)² in float64, over vocabulary chunks of bounded size."""
         g64 = g.to(device=self.device, dtype=torch.float64)
         n_copies = g64.shape[0]
@@ -498,8 +559,11 @@ class AgopAccumulator:
             v1 = min(self.vocab_size, v0 + v_chunk)
             rows = E_eff[v0:v1].to(device=self.device, dtype=torch.float64)
             sq = torch.einsum("ktd,vd->ktv", g64, rows).square_()
-            for group, lo, hi in group_ranges:
-                self.diag_group_sums[group, :, v0:v1] += sq[lo:hi].sum(0)
+            for c, lo, hi in group_ranges:
+                part = sq[lo:hi].sum(0)
+                self.diag_group_sums[c, :, v0:v1] += part
+                if self.diag_window_groups:
+                    self.diag_cell_sums[group, c, :, v0:v1] += part.to(self.diag_cell_sums.dtype)
 
     def _add_layer_halves(self, sl: slice, grads: list[torch.Tensor]) -> None:
         """Per block and half: Σ_{k∈half∩sl} Σ_t g gᵀ (d×d, float64)."""
@@ -786,5 +850,7 @@ def finalize(
         "n_input_probes": acc.n_input_probes,
         "n_output_probes": acc.n_output_probes,
         "groups_per_half": acc.groups_per_half,
+        # Unbiased for the AGOP of the probe corpus rather than of these n windows (population.py).
+        "population": population_metrics(acc, E_gram, n_boot=n_boot, seed=seed, ci_level=ci_level),
         "layers": layers,
     }
