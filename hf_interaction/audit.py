@@ -23,6 +23,7 @@ from . import __version__
 from .adapters import find_parts, mlp_weights
 from .agop.estimators import AgopAccumulator, embedding_gram, finalize, make_input_probes, make_output_probes
 from .agop.metrics import aofe_ratio
+from .agop.population import DEFAULT_WINDOW_GROUPS
 from .errors import InputError, NumericalError, UsageError
 from .interval import DEFAULT_INTERVAL, Interval
 from .loading import LoadedModel, load_model
@@ -51,6 +52,8 @@ class AuditSettings:
     dtype: str = "float32"
     jvp_method: str = "forward"
     n_boot: int = 2000
+    baseline: str | None = None  # "init": also measure a fresh init of the architecture (baseline.py)
+    baseline_seeds: int = 1
 
     @classmethod
     def from_preset(cls, preset: str, **overrides: Any) -> AuditSettings:
@@ -77,23 +80,50 @@ class AuditSettings:
                 f"--output-probes ({self.output_probes}) must be even and its half divisible by "
                 f"--groups-per-half ({self.groups_per_half}); e.g. 8, 16, 32"
             )
+        if self.baseline not in (None, "init"):
+            raise UsageError(f"--baseline must be 'init', got {self.baseline!r}")
+        if self.baseline_seeds < 1:
+            raise UsageError(f"--baseline-seeds must be at least 1, got {self.baseline_seeds}")
         if self.jvp_method not in ("forward", "double_backward"):
             raise UsageError("--jvp-method must be 'forward' or 'double_backward'")
 
+    @property
+    def window_groups(self) -> int:
+        """Window groups of the population estimates: min(n, DEFAULT_WINDOW_GROUPS)."""
+        return min(self.n, DEFAULT_WINDOW_GROUPS)
+
+    def diag_bytes(self, vocab_size: int, m: int, cells: bool) -> int:
+        """Memory of the diagonal accumulators: 2m groups (T × V float64) and, with ``cells``, the
+        population's W × 2m cells (float32, or float64 for a float64 audit)."""
+        tv = self.T * max(int(vocab_size), 1)
+        cell_bytes = 8 if self.dtype == "float64" else 4
+        return 2 * m * tv * (8 + (self.window_groups * cell_bytes if cells else 0))
+
+    def diag_cells_fit(self, vocab_size: int, budget_bytes: int = DIAG_MEMORY_BUDGET) -> bool:
+        """Whether the population D's cells fit beside the conditional groups (needs two windows)."""
+        m = self.groups_per_half or 1
+        return self.window_groups > 1 and self.diag_bytes(vocab_size, m, True) <= budget_bytes
+
     def resolve_groups(self, vocab_size: int, budget_bytes: int = DIAG_MEMORY_BUDGET) -> AuditSettings:
-        """Fix ``groups_per_half`` when left to the default: the largest divisor m of O/2 whose 2m
-        diagonal accumulators (T × V float64 each) fit in ``budget_bytes``. More groups make the
-        bootstrap interval of D honest (one probe per group is best); m = 2 gives too narrow a CI
-        (docs/metrics.md), so it is only the floor for very large vocabularies."""
+        """Fix ``groups_per_half`` when left to the default: the largest divisor m of O/2 whose
+        diagonal accumulators fit in ``budget_bytes``, with the population cells if any m allows
+        them, else without. More groups make the bootstrap interval of D honest (one probe per group
+        is best); m = 2 gives too narrow a CI (docs/metrics.md), so it is only the floor for very
+        large vocabularies."""
         if self.groups_per_half:
             return self
         half = self.output_probes // 2
-        per_group = 8 * self.T * max(int(vocab_size), 1)
-        fitting = [m for m in range(1, half + 1) if half % m == 0 and 2 * m * per_group <= budget_bytes]
-        return replace(self, groups_per_half=max(fitting) if fitting else 1)
+        divisors = [m for m in range(1, half + 1) if half % m == 0]
+        for cells in (self.window_groups > 1, False):
+            fitting = [m for m in divisors if self.diag_bytes(vocab_size, m, cells) <= budget_bytes]
+            if fitting:
+                return replace(self, groups_per_half=max(fitting))
+        return replace(self, groups_per_half=1)
 
     def cache_key(self, corpus_sha256: str) -> dict:
-        return {**asdict(self), "probe_corpus_sha256": corpus_sha256, "schema_version": SCHEMA_VERSION}
+        # metrics_version 2: records carry metrics.population (earlier entries are recomputed).
+        return {**asdict(self), "probe_corpus_sha256": corpus_sha256, "schema_version": SCHEMA_VERSION,
+                "metrics_version": 2}
 
 
 @dataclass
@@ -268,11 +298,15 @@ def run_audit(
     check_widths(parts, shape["width"])
     windows = make_windows(corpus, loaded.tokenizer, settings.T, settings.n, settings.seed)
     fn = OutputFunction(net, parts, kind, windows.prefix_ids)
+    trained_replicates: dict = {}
     try:
         record = _measure(fn, parts, windows, settings, shape["width"], accelerator, resume_dir, save_every,
-                          probe_batch, show_progress and is_main)
+                          probe_batch, show_progress and is_main, trained_replicates)
     finally:
         fn.close()
+    if settings.baseline == "init":
+        _measure_baseline(record, net, kind, windows, settings, shape, accelerator, probe_batch,
+                          show_progress and is_main, trained_replicates)
     if not is_main:
         return AuditResult({}, from_store=False)
 
@@ -293,6 +327,7 @@ def run_audit(
             "wall_time_s": wall,
             "probe_batch": probe_batch,
             "torch_threads": torch.get_num_threads(),
+            "peak_rss_gb": _peak_rss_gb(),
         },
         "versions": package_versions(),
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -304,6 +339,53 @@ def run_audit(
 
         write_audit_files(record, Path(out_dir))
     return AuditResult(record)
+
+
+def _peak_rss_gb() -> float | None:
+    """This process's peak resident memory so far (Linux and macOS), in GB."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1e9 if platform.system() == "Darwin" else 1e6)
+
+
+def _measure_baseline(record: dict, net, kind: str, windows: ProbeWindows, settings: AuditSettings, shape: dict,
+                      accelerator, probe_batch, progress: bool, trained_replicates: dict) -> None:
+    """``--baseline init``: measure fresh inits of ``net``'s architecture on the same windows and
+    probes, and add ``record["baseline"]`` and the trained-over-baseline metrics (baseline.py)."""
+    from . import baseline as bl
+
+    t0 = time.perf_counter()
+    runs, replicates = [], []
+    for init_seed in bl.init_seeds(settings.seed, settings.baseline_seeds):
+        fresh = bl.fresh_init(net, init_seed)
+        parts = find_parts(fresh, shape["depth"])
+        fn = OutputFunction(fresh, parts, kind, windows.prefix_ids)
+        reps: dict = {}
+        try:
+            out = _measure(fn, parts, windows, settings, shape["width"], accelerator, None, 8, probe_batch, progress,
+                           reps)
+        finally:
+            fn.close()
+        runs.append({"init_seed": init_seed, "metrics": out["metrics"], "layers": out["layers"]})
+        replicates.append(reps)
+        del fresh, parts, fn
+    metrics, layers = bl.summarize(runs)
+    record["baseline"] = {
+        "kind": "init",
+        "initializer": f"{type(net).__name__}(config): the config's own initialiser, seeded "
+                       f"(initializer_range={getattr(net.config, 'initializer_range', None)})",
+        "init_seeds": [r["init_seed"] for r in runs],
+        "windows_sha256": windows.windows_sha256,
+        "probe_seed": settings.seed,
+        "metrics": metrics,
+        "layers": layers,
+        "runs": runs,
+        "seconds": time.perf_counter() - t0,
+    }
+    bl.relate(record, runs, replicates, trained_replicates, seed=settings.seed, level=record["metrics"]["ci_level"])
 
 
 def load_for_audit(model: str | ModelRef, settings: AuditSettings, *, device: str | None = None,
@@ -328,7 +410,8 @@ def _devices(net, accelerator) -> list[str]:
 
 
 def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSettings, width: int, accelerator,
-             resume_dir, save_every: int, probe_batch: int | None, progress: bool) -> dict:
+             resume_dir, save_every: int, probe_batch: int | None, progress: bool,
+             replicates: dict | None = None) -> dict:
     """Shard windows, accumulate, reduce, finalise. Returns the metric part of the record.
 
     ``width`` is the residual-stream width (the blocks' tensors), which may differ from E_eff's."""
@@ -354,7 +437,10 @@ def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSe
     acc = AgopAccumulator(seq_len=settings.T, hidden_size=width, embed_size=d_embed, vocab_size=V,
                           n_layers=len(parts.blocks), n_input_probes=settings.input_probes,
                           n_output_probes=settings.output_probes, groups_per_half=settings.groups_per_half,
-                          output_size=out_dim, device=acc_device)
+                          output_size=out_dim, window_groups=settings.window_groups,
+                          diag_window_groups=settings.window_groups if settings.diag_cells_fit(V) else 0,
+                          cell_dtype=torch.float64 if settings.dtype == "float64" else torch.float32,
+                          device=acc_device)
     done: list[int] = []
     state_file = _resume_path(Path(resume_dir), rank) if resume_dir else None
     if state_file is not None and state_file.is_file():
@@ -376,9 +462,9 @@ def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSe
             with torch.no_grad():
                 e_i = parts.embedding(ids[i].to(fn.input_device)).detach().to(E_eff.dtype)
             if count == 0 and jvp_method == "forward":
-                jvp_method = _first_window(acc, fn, e_i, U, R, E_eff, probe_batch, notes)
+                jvp_method = _first_window(acc, fn, e_i, U, R, E_eff, probe_batch, notes, i)
             else:
-                acc.add_window(fn, e_i, U, R, E_eff, probe_batch=probe_batch, jvp_method=jvp_method)
+                acc.add_window(fn, e_i, U, R, E_eff, probe_batch=probe_batch, jvp_method=jvp_method, window_index=i)
             done.append(i)
             bar.advance(world)
             if state_file is not None and (count + 1) % save_every == 0:
@@ -389,7 +475,8 @@ def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSe
     if accelerator is not None and world > 1:
         acc.all_reduce_(lambda t: accelerator.reduce(t, reduction="sum"))
     gram = embedding_gram(E_eff)
-    metrics = finalize(acc, gram, mlp_weights(parts), n_boot=settings.n_boot, seed=settings.seed)
+    metrics = finalize(acc, gram, mlp_weights(parts), n_boot=settings.n_boot, seed=settings.seed,
+                       replicates=replicates)
     layers = metrics.pop("layers")
     for layer, path in zip(layers, parts.mlp_paths, strict=True):
         layer["mlp_input"] = path
@@ -409,19 +496,20 @@ def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSe
     if fn.kind == CAUSAL_LM:
         metrics["probe_loss_nats_per_token"] = sums["nats"] / sums["targets"]
         metrics["probe_loss_bits_per_byte"] = windows.bits_per_byte(sums["nats"])
-    if metrics.get("ci_note"):
-        notes.append(metrics["ci_note"])
+    for note in (metrics.get("ci_note"), metrics["population"].get("note")):
+        if note:
+            notes.append(note)
     if state_file is not None and state_file.exists():
         state_file.unlink()
     return {"metrics": metrics, "layers": layers, "notes": notes}
 
 
-def _first_window(acc: AgopAccumulator, fn, e_i, U, R, E_eff, probe_batch, notes: list[str]) -> str:
+def _first_window(acc: AgopAccumulator, fn, e_i, U, R, E_eff, probe_batch, notes: list[str], index: int) -> str:
     """Add the first window with forward-mode JVPs; if the model has an op without a forward-mode
     derivative, undo it and use the double-backward JVP for the whole run (and say so)."""
     snapshot = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in acc.state_dict().items()}
     try:
-        acc.add_window(fn, e_i, U, R, E_eff, probe_batch=probe_batch, jvp_method="forward")
+        acc.add_window(fn, e_i, U, R, E_eff, probe_batch=probe_batch, jvp_method="forward", window_index=index)
         return "forward"
     except (NotImplementedError, RuntimeError) as exc:
         text = str(exc).lower()
@@ -430,7 +518,8 @@ def _first_window(acc: AgopAccumulator, fn, e_i, U, R, E_eff, probe_batch, notes
         acc.load_state_dict(snapshot)
         notes.append(f"forward-mode JVP unavailable for this model ({str(exc).splitlines()[0][:120]}); "
                      "used the double-backward JVP (same result, slower)")
-        acc.add_window(fn, e_i, U, R, E_eff, probe_batch=probe_batch, jvp_method="double_backward")
+        acc.add_window(fn, e_i, U, R, E_eff, probe_batch=probe_batch, jvp_method="double_backward",
+                       window_index=index)
         return "double_backward"
 
 

@@ -32,7 +32,11 @@ if TYPE_CHECKING:  # torch is imported only when an audit is computed
 RATIO_DELTAS = ("total_params", "non_embedding_params")
 ABSOLUTE_DELTAS = ("depth", "width", "r_dw", "interval_distance", "interval_coordinate", "aofe", "aofe_ratio",
                    "probe_loss_nats_per_token", "probe_loss_bits_per_byte", "mmlu_pro_acc")
-AUDIT_KEYS = ("aofe", "aofe_ratio", "probe_loss_nats_per_token", "probe_loss_bits_per_byte")
+AUDIT_KEYS = ("aofe", "aofe_ratio", "diag_share", "diag_share_vs_baseline_log10", "probe_loss_nats_per_token",
+              "probe_loss_bits_per_byte")
+#: What AOFE, AOFE-ratio and the diagonal share scale with besides training (docs/metrics.md): models
+#: that differ in any of these are not comparable on those metrics, only relative to a fresh init.
+STRUCTURAL_KEYS = {"vocab_size": "vocabulary V", "probe_T": "window T", "output_function": "output function"}
 EVAL_KEYS = ("mmlu_pro_acc", "mmlu_pro_task")
 MISSING = "missing"
 
@@ -228,10 +232,14 @@ class ModelEntry:
     def _audit_values(self) -> dict[str, Any]:
         m = (self.audit or {}).get("metrics", {})
         out: dict[str, Any] = {"audit_status": self.audit_status, "audit_settings_hash": self.audit_settings_hash}
-        for key in ("aofe", "aofe_ratio"):
+        for key in ("aofe", "aofe_ratio", "diag_share", "diag_share_vs_baseline_log10"):
             out[key] = _num(m.get(key))
             ci = m.get(f"{key}_ci") or [None, None]
             out[f"{key}_ci_lo"], out[f"{key}_ci_hi"] = _num(ci[0]), _num(ci[1])
+        out["vocab_size"] = self.shape.get("vocab_size")
+        out["probe_T"] = (self.audit_settings or {}).get("T")
+        function = m.get("output_function")
+        out["output_function"] = None if function is None else ("encoder" if "encoder" in function else "causal LM")
         out["ci_level"] = _num(m.get("ci_level"))
         out["probe_loss_nats_per_token"] = _num(m.get("probe_loss_nats_per_token"))
         out["probe_loss_bits_per_byte"] = _num(m.get("probe_loss_bits_per_byte"))
@@ -562,11 +570,32 @@ def _check_settings(comparison: Comparison, store: Store | None, match: AuditMat
     if ediff:
         comparison.warnings.append("the MMLU-Pro evaluations were made with different settings, so their scores are "
                                    f"not like-for-like: {_describe_differences(ediff)}")
+    _check_structure(comparison, audited)
     windows = {m.label: (m.audit or {}).get("probe", {}).get("windows_sha256") for m in audited}
     probe_keys = {"T", "n", "seed", "probe", "probe_corpus_sha256"}
     if len(set(windows.values())) > 1 and not probe_keys & diff.keys():
         comparison.notes.append("the probe windows differ although the probe settings agree: the models tokenise the "
                                 "probe text differently, so nats/token is not comparable across them (bits/byte is)")
+
+
+def _check_structure(comparison: Comparison, audited: list[ModelEntry]) -> None:
+    """Warn when AOFE, AOFE-ratio and D/F are put side by side for models whose vocabulary, window
+    length or output function differ: those metrics then rank models by V/d and T (docs/metrics.md)."""
+    values = {label: m.values() for label, m in ((m.label, m) for m in audited)}
+    differing = []
+    for key, name in STRUCTURAL_KEYS.items():
+        seen = {label: v.get(key) for label, v in values.items()}
+        if len({json.dumps(v) for v in seen.values()}) > 1:
+            differing.append(f"{name} (" + ", ".join(f"{label}: {v}" for label, v in seen.items()) + ")")
+    if not differing:
+        return
+    text = ("AOFE, AOFE-ratio and the diagonal share are not comparable across these models: they differ in "
+            + "; ".join(differing) + ", which those metrics scale with. ")
+    if all(v.get("diag_share_vs_baseline_log10") is not None for v in values.values()):
+        text += "Compare 'log10 D/F over fresh init' instead."
+    else:
+        text += "Audit each with --baseline init and compare 'log10 D/F over fresh init'."
+    comparison.warnings.append(text)
 
 
 def _common_settings_hash(audited: list[ModelEntry], store: Store | None) -> str | None:
@@ -595,6 +624,8 @@ TABLE_ROWS: tuple[tuple[str, str, str, str | None], ...] = (
     ("inside interval", "inside_interval", "bool", None),
     ("AOFE [CI]", "aofe", "ci", "delta_aofe"),
     ("AOFE-ratio [CI]", "aofe_ratio", "ci", "delta_aofe_ratio"),
+    ("diagonal share D/F [CI]", "diag_share", "sci_ci", None),
+    ("log10 D/F over fresh init [CI]", "diag_share_vs_baseline_log10", "ci", None),
     ("probe loss (nats/token)", "probe_loss_nats_per_token", "float", "delta_probe_loss_nats_per_token"),
     ("probe loss (bits/byte)", "probe_loss_bits_per_byte", "float", "delta_probe_loss_bits_per_byte"),
     ("MMLU-Pro acc ± stderr", "mmlu_pro_acc", "acc", "delta_mmlu_pro_acc"),
@@ -632,6 +663,9 @@ def _cell(row: dict[str, Any], key: str, kind: str) -> str:
     if kind == "ci":
         lo, hi = row.get(f"{key}_ci_lo"), row.get(f"{key}_ci_hi")
         return _g(value) + (f" [{_g(lo)}, {_g(hi)}]" if lo is not None and hi is not None else "")
+    if kind == "sci_ci":
+        lo, hi = row.get(f"{key}_ci_lo"), row.get(f"{key}_ci_hi")
+        return f"{value:.2e}" + (f" [{lo:.2e}, {hi:.2e}]" if lo is not None and hi is not None else "")
     if kind == "acc":
         err = row.get("mmlu_pro_acc_stderr")
         return f"{value:.4f}" + (f" ± {err:.4f}" if err is not None else "")

@@ -13,8 +13,9 @@ PRESETS: dict[str, dict[str, int]] = {
 #: Audit settings that change only the confidence intervals (bootstrap units and replicates) or the
 #: way the same quantity is computed (the JVP method), never the point estimates. Audits that differ
 #: only in these are comparable: ``groups_per_half`` is chosen from the vocabulary, so two models
-#: audited with the same request can differ in it.
-INTERVAL_ONLY_SETTINGS = frozenset({"groups_per_half", "n_boot", "jvp_method"})
+#: audited with the same request can differ in it. ``baseline`` adds a fresh-init measurement beside
+#: the model's own numbers and leaves those unchanged.
+INTERVAL_ONLY_SETTINGS = frozenset({"groups_per_half", "n_boot", "jvp_method", "baseline", "baseline_seeds"})
 
 
 def comparable_settings(settings: dict) -> dict:

@@ -32,20 +32,24 @@ def test_groups_per_half_and_n_boot_differences_are_not_a_mismatch(tmp_path):
                    {**BASE, "groups_per_half": 2, "n_boot": 500, "jvp_method": "double_backward"})
     comp = compare_models(["org/small-vocab", "org/large-vocab"], store=store, require_same_settings=True)
     assert [m.audit_status for m in comp.models] == ["stored", "stored"]
-    assert comp.settings_mismatch == {} and comp.warnings == []
+    assert comp.settings_mismatch == {}
+    # The settings agree, but the vocabularies do not: AOFE side by side is flagged (issue 10, item 5).
+    (warning,) = comp.warnings
+    assert "not comparable" in warning and "vocabulary V (org/small-vocab: " in warning and "--baseline init" in warning
     hashes = [m.audit_settings_hash for m in comp.models]  # two different full hashes, compared anyway
     assert set(hashes) == {r.settings_hash for r in store.list("audits")} and len(set(hashes)) == 2
     note = next(n for n in comp.notes if "confidence intervals" in n)
     for name in ("groups_per_half", "n_boot", "jvp_method"):
         assert name in note
-    assert INTERVAL_ONLY_SETTINGS == {"groups_per_half", "n_boot", "jvp_method"}
+    assert INTERVAL_ONLY_SETTINGS == {"groups_per_half", "n_boot", "jvp_method", "baseline", "baseline_seeds"}
 
 
 def test_a_window_length_difference_is_still_a_mismatch(tmp_path):
     store = _store(tmp_path, {**BASE, "groups_per_half": 16}, {**BASE, "T": 64, "groups_per_half": 2})
     comp = compare_models(["org/small-vocab", "org/large-vocab"], store=store)
     assert set(comp.settings_mismatch) == {"T"}
-    assert len(comp.warnings) == 1 and "T (org/small-vocab: 256, org/large-vocab: 64)" in comp.warnings[0]
+    assert len(comp.warnings) == 2 and "T (org/small-vocab: 256, org/large-vocab: 64)" in comp.warnings[0]
     assert "groups_per_half" not in comp.warnings[0]
+    assert "window T (org/small-vocab: 256, org/large-vocab: 64)" in comp.warnings[1]
     with pytest.raises(InputError, match="T"):
         compare_models(["org/small-vocab", "org/large-vocab"], store=store, require_same_settings=True)

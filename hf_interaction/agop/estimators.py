@@ -779,6 +779,7 @@ def finalize(
     n_boot: int = 2000,
     seed: int = 42,
     ci_level: float = 0.95,
+    replicates: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Metrics from a (fully reduced) accumulator, as JSON-ready Python values.
 
@@ -788,6 +789,9 @@ def finalize(
         mlp_weights: per block, the MLP input projection weight(s) (each (d_ff, d); a list for
             gate + up) or ``None`` where not recognised; ``None`` for all blocks at once.
         n_boot, seed, ci_level: percentile bootstrap settings (numpy ``default_rng(seed)``).
+        replicates: if given, receives the bootstrap replicates of the diagonal share D/F, under
+            ``"paper"`` and ``"population"``: the same seed draws the same resamples for any
+            accumulator of the same layout, so two models' replicates pair (baseline.py).
 
     Returns a dict with ``f_hat``, ``f_se``, ``d_hat``, ``aofe``, ``aofe_ratio``, their ``*_ci``
     ([lo, hi]), ``f_below_d``, probe counts and ``layers`` (one dict per block).
@@ -811,6 +815,8 @@ def finalize(
         raise NumericalError(f"F̂ = {f_hat!r}: the output f does not depend on the input (AOFE-ratio undefined)")
     f_boot, d_boot, trace_boot = _bootstrap_fd(per_probe, pair, traces, n_boot, seed)
     aofe_boot = f_boot - d_boot
+    if replicates is not None:
+        replicates["paper"] = d_boot / f_boot
     n_in = per_probe.shape[0]
     f_se = float(per_probe.std(ddof=1) / math.sqrt(n_in)) if n_in > 1 else math.nan
 
@@ -851,6 +857,7 @@ def finalize(
         "n_output_probes": acc.n_output_probes,
         "groups_per_half": acc.groups_per_half,
         # Unbiased for the AGOP of the probe corpus rather than of these n windows (population.py).
-        "population": population_metrics(acc, E_gram, n_boot=n_boot, seed=seed, ci_level=ci_level),
+        "population": population_metrics(acc, E_gram, n_boot=n_boot, seed=seed, ci_level=ci_level,
+                                         replicates=replicates),
         "layers": layers,
     }

@@ -82,8 +82,9 @@ def _ratio(num: float, den: float) -> float:
 
 
 def population_metrics(acc: AgopAccumulator, E_gram: torch.Tensor, *, n_boot: int, seed: int,
-                       ci_level: float) -> dict[str, Any]:
-    """The ``metrics.population`` block: point estimates, intervals (or a note why not), and how made."""
+                       ci_level: float, replicates: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
+    """The ``metrics.population`` block: point estimates, intervals (or a note why not), and how made.
+    ``replicates`` (if given) receives the D/F replicates under ``"population"``."""
     W = acc.window_groups
     groups_seen = int((acc.window_group_counts > 0).sum())
     out: dict[str, Any] = {
@@ -136,6 +137,8 @@ def population_metrics(acc: AgopAccumulator, E_gram: torch.Tensor, *, n_boot: in
         out["d_ci"] = _ci(d_boot[ok], ci_level)
         out["diag_share_ci"] = _ci(share_boot[ok], ci_level)
         out["aofe_ratio_ci"] = _ci(1.0 - share_boot[ok], ci_level)
+        if replicates is not None:
+            replicates["population"] = share_boot
     # A replicate that drew one window group only (or one probe group) has no pair to average.
     out["n_boot_degenerate"] = int(n_boot - ok.sum())
     return out

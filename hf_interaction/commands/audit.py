@@ -42,6 +42,12 @@ from .common import emit_json, get_interval, interval_options, open_store, store
 @click.option("--jvp-method", type=click.Choice(["forward", "double_backward"]), default="forward",
               show_default=True, help="forward-mode JVP (falls back automatically) or the double-backward trick.")
 @click.option("--n-boot", type=int, default=2000, show_default=True, help="Bootstrap replicates for the CIs.")
+@click.option("--baseline", type=click.Choice(["init"]), default=None,
+              help="init: also measure the same architecture freshly initialised (its config's own initialiser, "
+                   "seeded; no download) on the same windows and probes, and report the model relative to it "
+                   "(diagonal share ratio, NFA over baseline). Costs about one more audit's time.")
+@click.option("--baseline-seeds", type=int, default=1, show_default=True,
+              help="Number of fresh inits (seeds SEED, SEED+1, …) averaged into the baseline.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Also write the JSON record, a per-layer CSV and a layer-profile figure here.")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False), default=None,
@@ -62,7 +68,7 @@ from .common import emit_json, get_interval, interval_options, open_store, store
 @click.option("--eval-data", type=click.Path(file_okay=False), default=None,
               help="Local MMLU-Pro files (from `eval --export-data`) for --eval.")
 def command(model, preset, T, n, input_probes, output_probes, groups_per_half, seed, probe, dtype, device,
-            device_map, probe_batch, jvp_method, n_boot, out_dir, resume_dir, force, allow_pickle,
+            device_map, probe_batch, jvp_method, n_boot, baseline, baseline_seeds, out_dir, resume_dir, force, allow_pickle,
             trust_remote_code, interval_text, interval_file, store_path, no_store, as_json, run_eval, eval_task,
             eval_subsample, eval_limit, eval_data):
     """Measure neural interaction of MODEL: AOFE and AOFE-ratio of the input-space AGOP with
@@ -83,7 +89,7 @@ def command(model, preset, T, n, input_probes, output_probes, groups_per_half, s
         preset or ("demo" if is_demo else "cpu" if is_packaged else "paper"), T=T, n=n, input_probes=input_probes,
         output_probes=output_probes, groups_per_half=groups_per_half, seed=seed,
         probe=probe or ("builtin" if is_demo or is_packaged else "wikitext"), dtype=dtype, jvp_method=jvp_method,
-        n_boot=n_boot,
+        n_boot=n_boot, baseline=baseline, baseline_seeds=baseline_seeds,
     )
     if device_map and device:
         raise UsageError("give --device or --device-map, not both")
@@ -151,6 +157,10 @@ def print_summary(rec: dict, *, from_store: bool = False, out_dir: str | None = 
             t.add_row("  log10 D/F", f"{math.log10(share):+.3f}", _ci(log_ci, "+.3f"))
         t.add_row("tr G", f"{m['trace']:.4g}", _ci(m.get("trace_ci")))
         t.add_row("effective rank (tr G)²/F", f"{m['effective_rank']:.4g}", _ci(m.get("effective_rank_ci")))
+    pop = m.get("population")
+    if pop and pop.get("diag_share") is not None:
+        t.add_row("population D/F (corpus AGOP)", f"{pop['diag_share']:.3e}", _ci(pop.get("diag_share_ci"), ".3e"))
+        t.add_row("population F", f"{pop['f_hat']:.4g}", _ci(pop.get("f_ci")))
     if "probe_loss_nats_per_token" in m:
         t.add_row("probe loss", f"{m['probe_loss_nats_per_token']:.4f} nats/token", "")
         t.add_row("", f"{m['probe_loss_bits_per_byte']:.4f} bits/byte", "")
@@ -159,12 +169,23 @@ def print_summary(rec: dict, *, from_store: bool = False, out_dir: str | None = 
     console.print(t)
     if m.get("f_below_d"):
         console.print("[yellow]F̂ < D̂: the off-diagonal energy estimate is negative (too few probes?)[/]")
+    if rec.get("baseline"):
+        console.print(_baseline_table(rec))
+    base_layers = (rec.get("baseline") or {}).get("layers")
     lt = Table(title="layer profile (residual stream entering each block, DESIGN §4.3–4.4)", title_justify="left")
-    for col in ("block", "AOFE-ratio", "eff. rank", "trace", "NFA off-diag r", "NFA full r"):
+    cols = ["block", "AOFE-ratio", "eff. rank", "NFA off-diag r"]
+    # With a baseline, its NFA replaces trace and full r (the table stays within 80 columns).
+    for col in cols + (["init NFA", "NFA over init"] if base_layers else ["trace", "NFA full r"]):
         lt.add_column(col, justify="right")
-    for layer in rec["layers"]:
-        lt.add_row(str(layer["layer"]), _f(layer.get("aofe_ratio")), _f(layer.get("effective_rank"), 3),
-                   _f(layer.get("trace")), _f(layer.get("nfa_offdiag"), 3), _f(layer.get("nfa_full"), 3))
+    for idx, layer in enumerate(rec["layers"]):
+        row = [str(layer["layer"]), _f(layer.get("aofe_ratio")), _f(layer.get("effective_rank"), 3),
+               _f(layer.get("nfa_offdiag"), 3)]
+        if base_layers:
+            over = layer.get("nfa_offdiag_over_baseline")
+            row += [_f(base_layers[idx].get("nfa_offdiag"), 3), "-" if over is None else f"{over:+.3f}"]
+        else:
+            row += [_f(layer.get("trace")), _f(layer.get("nfa_full"), 3)]
+        lt.add_row(*row)
     console.print(lt)
     console.print(f"probe: {st['probe']} T={st['T']} n={st['n']} input probes={st['input_probes']} "
                   f"output probes={st['output_probes']} seed={st['seed']} windows sha256 "
@@ -173,6 +194,43 @@ def print_summary(rec: dict, *, from_store: bool = False, out_dir: str | None = 
         console.print(f"note: {note}", style="dim")
     if out_dir:
         console.print(f"files written to {out_dir}", style="dim")
+
+
+def _baseline_table(rec: dict):
+    """Trained vs fresh init of the same architecture, same windows and probes (audit --baseline)."""
+    from rich.table import Table
+
+    m, base = rec["metrics"], rec["baseline"]
+    bm = base["metrics"]
+    seeds = ", ".join(str(s) for s in base["init_seeds"])
+    t = Table(title=f"trained vs fresh init (seed {seeds}; same windows and probes; {base['seconds']:.0f} s)",
+              title_justify="left")
+    for col in ("metric", "trained", "fresh init"):
+        t.add_column(col, justify="right" if col != "metric" else "left")
+    t.add_row("diagonal share D/F", f"{m['diag_share']:.3e}", f"{bm['diag_share']:.3e}" if bm["diag_share"] else "-")
+    pop = m["population"].get("diag_share")
+    if pop is not None and bm.get("population_diag_share"):
+        t.add_row("population D/F", f"{pop:.3e}", f"{bm['population_diag_share']:.3e}")
+    t.add_row("effective rank", _f(m.get("effective_rank")), _f(bm.get("effective_rank")))
+    if "probe_loss_nats_per_token" in m:
+        t.add_row("probe loss (nats/token)", f"{m['probe_loss_nats_per_token']:.3f}",
+                  _f(bm.get("probe_loss_nats_per_token")))
+    nfa_t = [x["nfa_offdiag"] for x in rec["layers"] if x.get("nfa_offdiag") is not None]
+    nfa_b = [x["nfa_offdiag"] for x in base["layers"] if x.get("nfa_offdiag") is not None]
+    if nfa_t and nfa_b:
+        t.add_row("NFA off-diag r, median of blocks", f"{_median(nfa_t):.3f}", f"{_median(nfa_b):.3f}")
+    ratio, ci = m.get("diag_share_vs_baseline_log10"), m.get("diag_share_vs_baseline_log10_ci")
+    if ratio is not None:
+        ci_text = _ci(ci, "+.3f")
+        t.add_row(f"log10(D/F trained / init) ({m['diag_share_vs_baseline_basis']})", f"{ratio:+.3f}",
+                  f"{int(m['ci_level'] * 100)}% CI {ci_text}")
+    return t
+
+
+def _median(values: list[float]) -> float:
+    import statistics
+
+    return statistics.median(values)
 
 
 def _f(v, digits: int = 4) -> str:
