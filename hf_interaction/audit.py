@@ -106,19 +106,22 @@ class AuditSettings:
 
     def resolve_groups(self, vocab_size: int, budget_bytes: int = DIAG_MEMORY_BUDGET) -> AuditSettings:
         """Fix ``groups_per_half`` when left to the default: the largest divisor m of O/2 whose
-        diagonal accumulators fit in ``budget_bytes``, with the population cells if any m allows
-        them, else without. More groups make the bootstrap interval of D honest (one probe per group
+        diagonal accumulators fit in ``budget_bytes``: with the population cells if they fit with
+        m ≥ 4 (or m = O/2 when that is smaller), else without (population D is then unavailable). More groups make the bootstrap interval of D honest (one probe per group
         is best); m = 2 gives too narrow a CI (docs/metrics.md), so it is only the floor for very
         large vocabularies."""
         if self.groups_per_half:
             return self
         half = self.output_probes // 2
         divisors = [m for m in range(1, half + 1) if half % m == 0]
-        for cells in (self.window_groups > 1, False):
-            fitting = [m for m in divisors if self.diag_bytes(vocab_size, m, cells) <= budget_bytes]
-            if fitting:
-                return replace(self, groups_per_half=max(fitting))
-        return replace(self, groups_per_half=1)
+        # The cells only where they leave D's own interval at least 4 groups per half (or all probes).
+        floor = max(m for m in divisors if m <= 4)
+        if self.window_groups > 1:
+            with_cells = [m for m in divisors if m >= floor and self.diag_bytes(vocab_size, m, True) <= budget_bytes]
+            if with_cells:
+                return replace(self, groups_per_half=max(with_cells))
+        fitting = [m for m in divisors if self.diag_bytes(vocab_size, m, False) <= budget_bytes]
+        return replace(self, groups_per_half=max(fitting) if fitting else 1)
 
     def cache_key(self, corpus_sha256: str) -> dict:
         # metrics_version 2: records carry metrics.population (earlier entries are recomputed).

@@ -303,3 +303,23 @@ def test_newest_comparable_audit_of_a_model_wins(model_list, tmp_path):
     table = build_table(model_list, DEFAULT_INTERVAL, store)
     row = table[table["model_id"] == smol]
     assert row["aofe"].eq(2.5).all() and row["audit_settings_hash"].eq(newest.settings_hash).all()
+
+
+def test_baseline_ratio_is_a_predictor_and_mixed_vocabularies_are_named(model_list, tmp_path):
+    """Audits with --baseline init give the report its cross-vocabulary predictor (issue 10, item 5)."""
+    from hf_interaction.report import predictors_of
+
+    qwen, smol = "Qwen/Qwen2.5-0.5B", "HuggingFaceTB/SmolLM2-1.7B"
+    rows = _scored_rows(model_list, [qwen, smol])
+    store = Store(tmp_path / "store.sqlite")
+    for i, model in enumerate((qwen, smol)):
+        vocab = int(rows[model]["vocab_size"])
+        settings, payload = _audit_record(vocab)
+        payload["metrics"].update({"aofe": 2.0 + i, "aofe_ratio": 0.3, "diag_share_vs_baseline_log10": -1.0 - i})
+        payload["shape"] = {"vocab_size": vocab}
+        store.put("audits", model, "abc123", settings, payload)
+    table = build_table(model_list, DEFAULT_INTERVAL, store)
+    assert "diag_share_vs_baseline_log10" in predictors_of(table)
+    for i, model in enumerate((qwen, smol)):
+        assert table.loc[table["model_id"] == model, "diag_share_vs_baseline_log10"].eq(-1.0 - i).all()
+    assert any("2 different vocabulary sizes" in n and "2 of 2 models" in n for n in table.attrs["notes"])

@@ -35,7 +35,8 @@ EVAL_SETTING_PREFIX = "hf-interaction eval: "
 REPORT_COLUMNS = ("family", "mmlu_pro_score", "mmlu_pro_setting")
 #: Predictors analysed against the score, in report order; audit metrics only when present.
 SHAPE_PREDICTORS = ("abs_interval_distance", "log10_r_dw")
-AUDIT_PREDICTORS = ("aofe", "aofe_ratio")
+#: ``diag_share_vs_baseline_log10`` (audit --baseline init) is the one comparable across vocabularies.
+AUDIT_PREDICTORS = ("aofe", "aofe_ratio", "diag_share_vs_baseline_log10")
 
 TABLE_COLUMNS = (
     "model_id", "family", "model_type", "base_or_instruct", "mmlu_pro_setting", "mmlu_pro_score",
@@ -43,7 +44,7 @@ TABLE_COLUMNS = (
     "interval_coordinate", "inside_interval", "total_params", "log10_params", "embedding_params",
     "non_embedding_params", "in_fit", "excluded_reason",
 )
-AUDIT_COLUMNS = ("aofe", "aofe_ratio", "audit_revision", "audit_settings_hash")
+AUDIT_COLUMNS = ("aofe", "aofe_ratio", "diag_share_vs_baseline_log10", "audit_revision", "audit_settings_hash")
 
 __all__ = ["build_table", "analyse_table", "generate_report", "short_setting_summary", "ReportOutput",
            "REPORT_STEM"]
@@ -243,10 +244,20 @@ def store_audits(store, model_ids: set[str]) -> tuple[dict[str, dict], list[str]
                      "window, probe, seed, dtype, corpus or output-function settings are not comparable and were "
                      "left out" + (f" (models without a usable audit: {', '.join(left_out)})" if left_out else ""))
     out: dict[str, dict] = {}
+    vocabularies: dict[str, object] = {}
     for rec in sorted(used, key=lambda r: (r.model, r.created_at, r.revision)):
         out[rec.model] = {"aofe": _number(rec.payload, ("aofe",)),
                           "aofe_ratio": _number(rec.payload, ("aofe_ratio",)),
+                          "diag_share_vs_baseline_log10": _number(rec.payload, ("diag_share_vs_baseline_log10",)),
                           "audit_revision": rec.revision, "audit_settings_hash": rec.settings_hash}
+        shape = rec.payload.get("shape") if isinstance(rec.payload.get("shape"), dict) else {}
+        vocabularies[rec.model] = shape.get("vocab_size")
+    if len(set(vocabularies.values())) > 1:
+        with_baseline = sum(math.isfinite(v["diag_share_vs_baseline_log10"]) for v in out.values())
+        notes.append(f"the audited models have {len(set(vocabularies.values()))} different vocabulary sizes: AOFE and "
+                     "AOFE-ratio scale with V/d and T, so as predictors they rank vocabularies as much as training; "
+                     f"diag_share_vs_baseline_log10 (audit --baseline init; {with_baseline} of {len(out)} models) "
+                     "is comparable across them")
     if len({out[m]["audit_settings_hash"] for m in out}) > 1:
         ignored = ", ".join(sorted(INTERVAL_ONLY_SETTINGS))
         notes.append("the audits used differ only in settings that change their confidence intervals or how the "
@@ -298,8 +309,11 @@ def build_table(model_list_path: str | Path, interval: Interval = DEFAULT_INTERV
     table = _drop_unscored_duplicates(table)
     if audits:
         for col in AUDIT_COLUMNS:
-            table[col] = [audits.get(m, {}).get(col, math.nan if col.startswith("aofe") else "")
-                          for m in table["model_id"]]
+            if col == "diag_share_vs_baseline_log10" and not any(
+                    math.isfinite(a.get(col, math.nan)) for a in audits.values()):
+                continue  # no stored audit has a baseline: no empty column
+            numeric = col.startswith("aofe") or col.startswith("diag_share")
+            table[col] = [audits.get(m, {}).get(col, math.nan if numeric else "") for m in table["model_id"]]
     table = _mark_fits(table)
     table["_unscored"] = table["mmlu_pro_setting"] == ""
     table = table.sort_values(["_unscored", "mmlu_pro_setting", "model_id"], kind="mergesort")

@@ -29,6 +29,7 @@ PREDICTOR_LABELS = {
     "log10_r_dw": "log10 R_D/W",
     "aofe": "AOFE",
     "aofe_ratio": "AOFE-ratio",
+    "diag_share_vs_baseline_log10": "log10 D/F over fresh init",
 }
 CHANCE = 10.0  # MMLU-Pro has ten options
 ALPHA = 0.05
@@ -160,7 +161,7 @@ def verdict(analysis: SettingAnalysis, sub: pd.DataFrame) -> list[str]:
     out.append(_stability_sentence(est))
     out.append(_support_sentence(raw_dir, part_dir, n))
     out.append(_caveat_sentence(n, sub))
-    for name in ("aofe", "aofe_ratio"):
+    for name in ("aofe", "aofe_ratio", "diag_share_vs_baseline_log10"):
         if name in analysis.predictors:
             out.append(_audit_sentence(analysis.predictors[name]))
     return out
