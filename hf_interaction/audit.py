@@ -93,11 +93,11 @@ class AuditSettings:
         return min(self.n, DEFAULT_WINDOW_GROUPS)
 
     def diag_bytes(self, vocab_size: int, m: int, cells: bool) -> int:
-        """Memory of the diagonal accumulators: 2m groups (T × V float64) and, with ``cells``, the
-        population's W × 2m cells (float32, or float64 for a float64 audit)."""
+        """Memory of the diagonal accumulators: 2m groups (T × V) and, with ``cells``, the
+        population's W × 2m cells; float32, or float64 for a float64 audit."""
         tv = self.T * max(int(vocab_size), 1)
         cell_bytes = 8 if self.dtype == "float64" else 4
-        return 2 * m * tv * (8 + (self.window_groups * cell_bytes if cells else 0))
+        return 2 * m * tv * cell_bytes * (1 + (self.window_groups if cells else 0))
 
     def diag_cells_fit(self, vocab_size: int, budget_bytes: int = DIAG_MEMORY_BUDGET) -> bool:
         """Whether the population D's cells fit beside the conditional groups (needs two windows)."""
@@ -107,9 +107,9 @@ class AuditSettings:
     def resolve_groups(self, vocab_size: int, budget_bytes: int = DIAG_MEMORY_BUDGET) -> AuditSettings:
         """Fix ``groups_per_half`` when left to the default: the largest divisor m of O/2 whose
         diagonal accumulators fit in ``budget_bytes``: with the population cells if they fit with
-        m ≥ 4 (or m = O/2 when that is smaller), else without (population D is then unavailable). More groups make the bootstrap interval of D honest (one probe per group
-        is best); m = 2 gives too narrow a CI (docs/metrics.md), so it is only the floor for very
-        large vocabularies."""
+        m ≥ 4 (or m = O/2 when that is smaller), else without (population D is then unavailable).
+        More groups make the bootstrap interval of D honest (one probe per group is best); m = 2
+        gives too narrow a CI (docs/metrics.md), so it is only the floor for very large vocabularies."""
         if self.groups_per_half:
             return self
         half = self.output_probes // 2

@@ -47,8 +47,8 @@ class BudgetTooSmall(InputError):
 SWEEP_SCHEMA = 1
 # Audit settings for sweep checkpoints: tiny models, T <= seq_len. "none" skips the audit.
 AUDIT_PRESETS: dict[str, dict[str, Any] | None] = {
-    "tiny": {"T": 32, "n": 8, "input_probes": 4, "output_probes": 8, "groups_per_half": 2, "n_boot": 500},
-    "small": {"T": 64, "n": 16, "input_probes": 8, "output_probes": 16, "groups_per_half": 2, "n_boot": 1000},
+    "tiny": {"T": 32, "n": 8, "input_probes": 4, "output_probes": 8, "groups_per_half": 4, "n_boot": 500},
+    "small": {"T": 64, "n": 16, "input_probes": 8, "output_probes": 16, "groups_per_half": 4, "n_boot": 1000},
     # For tests and second-scale demos only: too few probes for tight intervals.
     "micro": {"T": 8, "n": 4, "input_probes": 2, "output_probes": 4, "groups_per_half": 1, "n_boot": 200},
     "none": None,

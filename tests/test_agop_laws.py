@@ -46,6 +46,16 @@ def test_aofe_ratio_lies_in_zero_to_one_minus_one_over_n(n, seed, rank):
     assert aofe(M) + diagonal_energy(M) == pytest.approx(frobenius_energy(M), rel=1e-12)
 
 
+@given(n=sizes, seed=seeds, rank=st.integers(1, 12))
+def test_diag_share_and_effective_rank_bounds(n, seed, rank):
+    """For PSD G ≠ 0: D/F ∈ [1/n, 1] (so in (0, 1]) and 1 ≤ (tr G)²/‖G‖²_F ≤ min(rank, n)."""
+    M = random_psd(n, seed, rank)
+    share = diagonal_energy(M) / frobenius_energy(M)
+    assert 1.0 / n - 1e-12 <= share <= 1.0 + 1e-12
+    erank = effective_rank(float(np.trace(M)), frobenius_energy(M))
+    assert 1.0 - 1e-9 <= erank <= min(rank, n) + 1e-9
+
+
 @given(n=sizes, seed=seeds, scale=st.floats(1e-4, 1e4))
 def test_aofe_ratio_is_invariant_to_positive_scaling(n, seed, scale):
     M = random_psd(n, seed)

