@@ -124,6 +124,11 @@ def load_model(
     if ref.kind == "gguf":
         kwargs["gguf_file"] = tok_kwargs["gguf_file"] = ref.gguf_file
         kwargs.pop("use_safetensors")
+        # The config was read from the file's metadata when the model was resolved (gguf_file.py);
+        # passing it saves transformers a second parse of the whole header.
+        from .shape import build_config
+
+        kwargs["config"] = build_config(ref.config)
     auto = AutoModelForCausalLM if causal_lm else AutoModel
     try:
         model = auto.from_pretrained(location, **kwargs)
