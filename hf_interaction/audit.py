@@ -13,9 +13,8 @@ import math
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -23,110 +22,16 @@ from . import __version__
 from .adapters import find_parts, mlp_weights
 from .agop.estimators import AgopAccumulator, embedding_gram, finalize, make_input_probes, make_output_probes
 from .agop.metrics import aofe_ratio
-from .agop.population import DEFAULT_WINDOW_GROUPS
-from .errors import InputError, NumericalError, UsageError
+from .audit_settings import DIAG_MEMORY_BUDGET, AuditSettings  # noqa: F401 (re-exported)
+from .errors import InputError, NumericalError
 from .interval import DEFAULT_INTERVAL, Interval
 from .loading import LoadedModel, load_model
 from .model_function import CAUSAL_LM, ENCODER, OUTPUT_FUNCTION_DOC, OutputFunction
 from .preflight import check_embedding_path, check_widths
-from .presets import PRESETS
 from .probe import ProbeWindows, load_corpus_text, make_windows
 from .shape import ENCODER_TYPES, shape_from_config, text_config_dict
 from .source import ModelRef, resolve_model
 from .store import SCHEMA_VERSION, Store
-
-DIAG_MEMORY_BUDGET = 2 * 2**30  # bytes for the output-probe diagonal accumulators (2m × T × V float64)
-
-
-@dataclass(frozen=True)
-class AuditSettings:
-    """Everything that changes an audit's numbers (and so keys its cache entry)."""
-
-    T: int = 256
-    n: int = 128
-    input_probes: int = 16
-    output_probes: int = 32
-    groups_per_half: int | None = None  # None: as many as memory allows (see resolve_groups)
-    seed: int = 42
-    probe: str = "wikitext"
-    dtype: str = "float32"
-    jvp_method: str = "forward"
-    n_boot: int = 2000
-    baseline: str | None = None  # "init": also measure a fresh init of the architecture (baseline.py)
-    baseline_seeds: int = 1
-
-    @classmethod
-    def from_preset(cls, preset: str, **overrides: Any) -> AuditSettings:
-        if preset not in PRESETS:
-            raise UsageError(f"unknown --preset {preset!r}; choose one of {', '.join(PRESETS)}")
-        values = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
-        return cls(**values)
-
-    def validate(self) -> None:
-        for name in ("T", "n", "input_probes", "output_probes", "n_boot"):
-            if getattr(self, name) < 1:
-                raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if self.T < 2:
-            raise UsageError("--T must be at least 2 (the probe loss needs a next token)")
-        if self.input_probes < 2:
-            raise UsageError(f"--input-probes must be at least 2 (F's standard error and interval need two), "
-                             f"got {self.input_probes}")
-        if self.output_probes < 4:
-            raise UsageError(f"--output-probes must be at least 4 (two per half, or D's interval has zero width), "
-                             f"got {self.output_probes}")
-        half = self.output_probes // 2
-        if self.output_probes % 2 or (self.groups_per_half and half % self.groups_per_half):
-            raise UsageError(
-                f"--output-probes ({self.output_probes}) must be even and its half divisible by "
-                f"--groups-per-half ({self.groups_per_half}); e.g. 8, 16, 32"
-            )
-        if self.baseline not in (None, "init"):
-            raise UsageError(f"--baseline must be 'init', got {self.baseline!r}")
-        if self.baseline_seeds < 1:
-            raise UsageError(f"--baseline-seeds must be at least 1, got {self.baseline_seeds}")
-        if self.jvp_method not in ("forward", "double_backward"):
-            raise UsageError("--jvp-method must be 'forward' or 'double_backward'")
-
-    @property
-    def window_groups(self) -> int:
-        """Window groups of the population estimates: min(n, DEFAULT_WINDOW_GROUPS)."""
-        return min(self.n, DEFAULT_WINDOW_GROUPS)
-
-    def diag_bytes(self, vocab_size: int, m: int, cells: bool) -> int:
-        """Memory of the diagonal accumulators: 2m groups (T × V) and, with ``cells``, the
-        population's W × 2m cells; float32, or float64 for a float64 audit."""
-        tv = self.T * max(int(vocab_size), 1)
-        cell_bytes = 8 if self.dtype == "float64" else 4
-        return 2 * m * tv * cell_bytes * (1 + (self.window_groups if cells else 0))
-
-    def diag_cells_fit(self, vocab_size: int, budget_bytes: int = DIAG_MEMORY_BUDGET) -> bool:
-        """Whether the population D's cells fit beside the conditional groups (needs two windows)."""
-        m = self.groups_per_half or 1
-        return self.window_groups > 1 and self.diag_bytes(vocab_size, m, True) <= budget_bytes
-
-    def resolve_groups(self, vocab_size: int, budget_bytes: int = DIAG_MEMORY_BUDGET) -> AuditSettings:
-        """Fix ``groups_per_half`` when left to the default: the largest divisor m of O/2 whose
-        diagonal accumulators fit in ``budget_bytes``: with the population cells if they fit with
-        m ≥ 4 (or m = O/2 when that is smaller), else without (population D is then unavailable).
-        More groups make the bootstrap interval of D honest (one probe per group is best); m = 2
-        gives too narrow a CI (docs/metrics.md), so it is only the floor for very large vocabularies."""
-        if self.groups_per_half:
-            return self
-        half = self.output_probes // 2
-        divisors = [m for m in range(1, half + 1) if half % m == 0]
-        # The cells only where they leave D's own interval at least 4 groups per half (or all probes).
-        floor = max(m for m in divisors if m <= 4)
-        if self.window_groups > 1:
-            with_cells = [m for m in divisors if m >= floor and self.diag_bytes(vocab_size, m, True) <= budget_bytes]
-            if with_cells:
-                return replace(self, groups_per_half=max(with_cells))
-        fitting = [m for m in divisors if self.diag_bytes(vocab_size, m, False) <= budget_bytes]
-        return replace(self, groups_per_half=max(fitting) if fitting else 1)
-
-    def cache_key(self, corpus_sha256: str) -> dict:
-        # metrics_version 2: records carry metrics.population (earlier entries are recomputed).
-        return {**asdict(self), "probe_corpus_sha256": corpus_sha256, "schema_version": SCHEMA_VERSION,
-                "metrics_version": 2}
 
 
 @dataclass

@@ -21,3 +21,7 @@ INTERVAL_ONLY_SETTINGS = frozenset({"groups_per_half", "n_boot", "jvp_method", "
 def comparable_settings(settings: dict) -> dict:
     """The audit settings that change the point estimates (windows, probes, T, n, seed, dtype, corpus)."""
     return {k: v for k, v in settings.items() if k not in INTERVAL_ONLY_SETTINGS}
+
+#: Population estimates (agop/population.py): window i is in group (global index) mod this many
+#: groups, or n groups when there are fewer windows.
+DEFAULT_WINDOW_GROUPS = 8

@@ -43,7 +43,7 @@ def test_shape_from_gguf_metadata_matches_published_count(run_cli, gguf_path):
     assert (shape["depth"], shape["width"], shape["vocab_size"], shape["tied_embeddings"]) == (30, 576, 49152, True)
 
 
-BASELINE = dataclasses.replace(SMALL, n=8, input_probes=4, output_probes=8, n_boot=400, baseline="init")
+BASELINE = dataclasses.replace(SMALL, n=6, input_probes=4, output_probes=8, n_boot=400, baseline="init")
 
 
 def test_audit_records_gguf_and_separates_trained_from_its_init(trained):

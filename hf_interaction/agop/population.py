@@ -27,8 +27,8 @@ import torch
 if TYPE_CHECKING:
     from hf_interaction.agop.estimators import AgopAccumulator
 
-#: Windows are assigned to group (global window index) mod this many groups (fewer if n is smaller).
-DEFAULT_WINDOW_GROUPS = 8
+from hf_interaction.presets import DEFAULT_WINDOW_GROUPS  # noqa: F401 (the audit's default W)
+
 #: Below this many window groups the bootstrap over groups is not trusted: intervals are not given.
 MIN_GROUPS_FOR_CI = 5
 _CELL_CHUNK_ELEMENTS = 2**24
