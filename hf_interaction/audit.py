@@ -20,7 +20,7 @@ import torch
 
 from . import __version__
 from .adapters import find_parts, mlp_weights
-from .agop.estimators import AgopAccumulator, embedding_gram, finalize, make_input_probes, make_output_probes
+from .agop.estimators import AgopAccumulator, finalize, make_input_probes, make_output_probes
 from .agop.metrics import aofe_ratio
 from .audit_settings import DIAG_MEMORY_BUDGET, AuditSettings  # noqa: F401 (re-exported)
 from .errors import InputError, NumericalError
@@ -382,7 +382,7 @@ def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSe
     elapsed = time.perf_counter() - t_start
     if accelerator is not None and world > 1:
         acc.all_reduce_(lambda t: accelerator.reduce(t, reduction="sum"))
-    gram = embedding_gram(E_eff)
+    gram = acc.embedding_gram_of(E_eff)  # formed once: the population F already needed it
     metrics = finalize(acc, gram, mlp_weights(parts), n_boot=settings.n_boot, seed=settings.seed,
                        replicates=replicates)
     layers = metrics.pop("layers")

@@ -520,8 +520,8 @@ class AgopAccumulator:
         for layer in mlp_seen:
             self.mlp_window_counts[layer] += 1
 
-    def _embedding_gram(self, E_eff: torch.Tensor) -> torch.Tensor:
-        """E_effᵀE_eff, formed once per embedding tensor (the same for every window)."""
+    def embedding_gram_of(self, E_eff: torch.Tensor) -> torch.Tensor:
+        """E_effᵀE_eff (:func:`embedding_gram`), formed once per embedding tensor and kept."""
         key = (E_eff.data_ptr(), tuple(E_eff.shape), E_eff.dtype, E_eff._version)
         if self._gram_key != key:
             self._gram, self._gram_key = embedding_gram(E_eff).to(self.device), key
@@ -534,7 +534,7 @@ class AgopAccumulator:
         self.input_vjp_sums[sl] += v64
         self.input_vjp_group_sums[group, sl] += v64
         if self.window_groups > 1:
-            gram = self._embedding_gram(E_eff)
+            gram = self.embedding_gram_of(E_eff)
             self.input_vjp_self_sums[group, sl] += (torch.einsum("jtd,de->jte", v64, gram) * v64).sum(dim=(1, 2))
 
     def _add_output_grads(self, sl: slice, grads: _OutputGrads, E_eff: torch.Tensor, group: int) -> set[int]:
