@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import math
 import statistics
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -123,5 +122,3 @@ def relate(record: dict, runs: list[dict], replicates: list[dict], trained_repli
         t, b = layer.get("nfa_offdiag"), base.get("nfa_offdiag")
         layer["nfa_offdiag_over_baseline"] = None if t is None or b is None else t - b
 
-
-MeasureFn = Callable[[torch.nn.Module], dict]

@@ -15,9 +15,10 @@ import pytest
 import torch
 from tiny_models import FAMILIES, VOCAB, train_tokenizer
 
-from hf_interaction.audit import PRESETS, AuditSettings, run_audit
+from hf_interaction.audit import AuditSettings, run_audit
 from hf_interaction.compare import AuditMatch, compare_models
 from hf_interaction.interval import Interval
+from hf_interaction.presets import PRESETS
 from hf_interaction.store import Store
 
 TINY = AuditSettings(T=8, n=2, input_probes=2, output_probes=4, groups_per_half=2, probe="builtin", n_boot=100)
