@@ -14,9 +14,10 @@ from tiny_models import FAMILIES, save_tiny
 from hf_interaction.audit import AuditSettings, run_audit
 from hf_interaction.store import Store
 
-SMALL = AuditSettings(T=8, n=4, input_probes=2, output_probes=4, groups_per_half=2, probe="builtin", n_boot=200)
-CLI_SMALL = ["--probe", "builtin", "--T", "8", "--n", "4", "--input-probes", "2", "--output-probes", "4",
-             "--groups-per-half", "2", "--n-boot", "200"]
+# Three groups per half: D's interval is reported from 3 (docs/metrics.md).
+SMALL = AuditSettings(T=8, n=4, input_probes=2, output_probes=6, groups_per_half=3, probe="builtin", n_boot=200)
+CLI_SMALL = ["--probe", "builtin", "--T", "8", "--n", "4", "--input-probes", "2", "--output-probes", "6",
+             "--groups-per-half", "3", "--n-boot", "200"]
 
 
 @pytest.fixture(scope="session")
