@@ -11,7 +11,7 @@ import itertools
 import numpy as np
 import pytest
 import torch
-from test_agop_exact import D_MODEL, N_LAYERS, N_WINDOWS, T, V, micro  # noqa: F401 (fixture)
+from test_agop_exact import D_MODEL, N_LAYERS, N_WINDOWS, T, V, _one_thread, micro  # noqa: F401 (fixtures: one torch thread, the micro Llama)
 
 from hf_interaction.agop import (
     AgopAccumulator,
@@ -23,14 +23,6 @@ from hf_interaction.agop import (
     make_input_probes,
     make_output_probes,
 )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def _run(micro, idx, I, O, seed, m=2):  # noqa: E741

@@ -35,6 +35,12 @@ from hf_interaction.agop.metrics import (
     psd_sqrt,
     split_half_energies,
 )
+from hf_interaction.agop.metrics import (
+    json_float as _json_float,
+)
+from hf_interaction.agop.metrics import (
+    percentile_ci as _percentile_ci,
+)
 from hf_interaction.agop.population import population_metrics
 from hf_interaction.errors import NumericalError
 
@@ -657,17 +663,6 @@ MIN_GROUPS_FOR_D_CI = 3
 _FEW_GROUPS_NOTE = ("intervals of D, AOFE, AOFE-ratio, D/F, tr G and effective rank not available: {m} "
                     "output-probe group(s) per half give D's bootstrap {why} (use --groups-per-half 4 or more, "
                     "or more output probes)")
-
-
-def _json_float(x: float) -> float | None:
-    """A finite float, or None for nan (JSON has no nan)."""
-    return None if math.isnan(x) else float(x)
-
-
-def _percentile_ci(samples: np.ndarray, level: float) -> list[float]:
-    tail = 100.0 * (1.0 - level) / 2.0
-    lo, hi = np.percentile(samples, [tail, 100.0 - tail])
-    return [float(lo), float(hi)]
 
 
 def _input_space(acc: AgopAccumulator, E_gram: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

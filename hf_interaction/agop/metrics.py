@@ -143,3 +143,15 @@ def pearson_full(A: ArrayLike, B: ArrayLike) -> float:
     if a.shape != b.shape:
         raise ValueError(f"shapes differ: {tuple(a.shape)} vs {tuple(b.shape)}")
     return _pearson(a.reshape(-1), b.reshape(-1).to(a.device))
+
+
+def json_float(x: float) -> float | None:
+    """A finite float, or None for nan (JSON has no nan)."""
+    return None if math.isnan(x) else float(x)
+
+
+def percentile_ci(samples: np.ndarray, level: float) -> list[float]:
+    """The central ``level`` percentile interval of bootstrap ``samples``, as [lo, hi]."""
+    tail = 100.0 * (1.0 - level) / 2.0
+    lo, hi = np.percentile(samples, [tail, 100.0 - tail])
+    return [float(lo), float(hi)]

@@ -27,6 +27,7 @@ import torch
 if TYPE_CHECKING:
     from hf_interaction.agop.estimators import AgopAccumulator
 
+from hf_interaction.agop.metrics import json_float, percentile_ci
 from hf_interaction.presets import DEFAULT_WINDOW_GROUPS  # noqa: F401 (the audit's default W)
 
 #: Below this many window groups the bootstrap over groups is not trusted: intervals are not given.
@@ -71,12 +72,6 @@ def diag_pair_sums(acc: AgopAccumulator) -> tuple[np.ndarray, np.ndarray]:
     return (P.cpu() * mask).numpy(), N.numpy()
 
 
-def _ci(samples: np.ndarray, level: float) -> list[float]:
-    tail = 100.0 * (1.0 - level) / 2.0
-    lo, hi = np.percentile(samples, [tail, 100.0 - tail])
-    return [float(lo), float(hi)]
-
-
 def _ratio(num: float, den: float) -> float:
     return num / den if den > 0 else math.nan
 
@@ -108,8 +103,8 @@ def population_metrics(acc: AgopAccumulator, E_gram: torch.Tensor, *, n_boot: in
         d_hat = math.nan
     share = d_hat / f_hat if f_hat > 0 else math.nan
     out.update({
-        "f_hat": _finite(f_hat), "d_hat": _finite(d_hat),
-        "aofe_ratio": _finite(1.0 - share), "diag_share": _finite(share),
+        "f_hat": json_float(f_hat), "d_hat": json_float(d_hat),
+        "aofe_ratio": json_float(1.0 - share), "diag_share": json_float(share),
         "f_ci": None, "d_ci": None, "aofe_ratio_ci": None, "diag_share_ci": None, "n_boot_degenerate": None,
     })
     if not has_cells:
@@ -125,7 +120,7 @@ def population_metrics(acc: AgopAccumulator, E_gram: torch.Tensor, *, n_boot: in
     with np.errstate(divide="ignore", invalid="ignore"):  # degenerate replicates are counted below
         f_boot = f_num / np.einsum("bg,gh,bh->b", cw, N_f, cw)
     ok = np.isfinite(f_boot)
-    out["f_ci"] = _ci(f_boot[ok], ci_level)
+    out["f_ci"] = percentile_ci(f_boot[ok], ci_level)
     if has_cells:
         C = acc.diag_cell_sums.shape[1]
         cp = rng.multinomial(C, np.full(C, 1.0 / C), size=n_boot).astype(np.float64)
@@ -134,15 +129,12 @@ def population_metrics(acc: AgopAccumulator, E_gram: torch.Tensor, *, n_boot: in
             d_boot = np.einsum("bk,kl,bl->b", w, P_d, w) / np.einsum("bk,kl,bl->b", w, N_d, w)
             share_boot = d_boot / f_boot
         ok &= np.isfinite(share_boot)
-        out["d_ci"] = _ci(d_boot[ok], ci_level)
-        out["diag_share_ci"] = _ci(share_boot[ok], ci_level)
-        out["aofe_ratio_ci"] = _ci(1.0 - share_boot[ok], ci_level)
+        out["d_ci"] = percentile_ci(d_boot[ok], ci_level)
+        out["diag_share_ci"] = percentile_ci(share_boot[ok], ci_level)
+        out["aofe_ratio_ci"] = percentile_ci(1.0 - share_boot[ok], ci_level)
         if replicates is not None:
             replicates["population"] = share_boot
     # A replicate that drew one window group only (or one probe group) has no pair to average.
     out["n_boot_degenerate"] = int(n_boot - ok.sum())
     return out
 
-
-def _finite(x: float) -> float | None:
-    return None if math.isnan(x) else float(x)
