@@ -8,7 +8,15 @@ PRESETS: dict[str, dict[str, int]] = {
     "cpu": {"T": 32, "n": 8, "input_probes": 4, "output_probes": 8},
     # The embedded demo models are tiny: longer windows and more probes, still well under two minutes.
     "demo": {"T": 64, "n": 16, "input_probes": 8, "output_probes": 16},
+    # Sweep checkpoints (``sweep --audit-preset``; T is capped at the sweep's seq_len): tiny models.
+    "tiny": {"T": 32, "n": 8, "input_probes": 4, "output_probes": 8, "groups_per_half": 4, "n_boot": 500},
+    "small": {"T": 64, "n": 16, "input_probes": 8, "output_probes": 16, "groups_per_half": 4, "n_boot": 1000},
+    # For tests and second-scale demos only: too few probes for tight intervals.
+    "micro": {"T": 8, "n": 4, "input_probes": 2, "output_probes": 4, "groups_per_half": 1, "n_boot": 200},
 }
+
+#: The presets a sweep may audit its checkpoints with (``none`` skips the audit).
+SWEEP_AUDIT_PRESETS = ("tiny", "small", "micro", "none")
 
 #: Audit settings that change only the confidence intervals (bootstrap units and replicates) or the
 #: way the same quantity is computed (the JVP method), never the point estimates. Audits that differ

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError, NumericalError, UsageError
+from .presets import PRESETS, SWEEP_AUDIT_PRESETS
 
 MATCH_RULES = ("non-embedding", "total")
 
@@ -45,14 +46,6 @@ class BudgetTooSmall(InputError):
     """Even the narrowest valid width (one head) exceeds the budget for this depth (and deeper ones)."""
 
 SWEEP_SCHEMA = 1
-# Audit settings for sweep checkpoints: tiny models, T <= seq_len. "none" skips the audit.
-AUDIT_PRESETS: dict[str, dict[str, Any] | None] = {
-    "tiny": {"T": 32, "n": 8, "input_probes": 4, "output_probes": 8, "groups_per_half": 4, "n_boot": 500},
-    "small": {"T": 64, "n": 16, "input_probes": 8, "output_probes": 16, "groups_per_half": 4, "n_boot": 1000},
-    # For tests and second-scale demos only: too few probes for tight intervals.
-    "micro": {"T": 8, "n": 4, "input_probes": 2, "output_probes": 4, "groups_per_half": 1, "n_boot": 200},
-    "none": None,
-}
 
 Log = Callable[[str], None]
 
@@ -115,8 +108,9 @@ class SweepSettings:
             raise UsageError(f"--warmup-frac must be in [0, 1), got {self.warmup_frac}")
         if self.seq_len < 2:
             raise UsageError("--seq-len must be at least 2")
-        if self.audit_preset not in AUDIT_PRESETS:
-            raise UsageError(f"--audit-preset must be one of {', '.join(AUDIT_PRESETS)}, got {self.audit_preset!r}")
+        if self.audit_preset not in SWEEP_AUDIT_PRESETS:
+            raise UsageError(f"--audit-preset must be one of {', '.join(SWEEP_AUDIT_PRESETS)}, "
+                             f"got {self.audit_preset!r}")
 
     def train_key(self) -> str:
         """Hash of the settings that change a trained checkpoint (not depths, tolerance or audit)."""
@@ -126,9 +120,9 @@ class SweepSettings:
 
     def audit_settings(self):
         """The ``AuditSettings`` of the audit preset (T capped at seq_len), or None for ``none``."""
-        preset = AUDIT_PRESETS[self.audit_preset]
-        if preset is None:
+        if self.audit_preset == "none":
             return None
+        preset = PRESETS[self.audit_preset]
         from .audit import AuditSettings
 
         values = {**preset, "T": min(preset["T"], self.seq_len)}

@@ -1,0 +1,111 @@
+"""Where and with what a command runs: the one Accelerator factory, the one provenance stamp and
+the one progress display, shared by audit, eval and sweep."""
+
+from __future__ import annotations
+
+import os
+import platform
+from datetime import timedelta
+from typing import Any
+
+NO_PROGRESS_ENV = "HF_INTERACTION_NO_PROGRESS"
+PACKAGES = ("torch", "transformers", "accelerate", "lm_eval", "datasets")
+
+
+def has_accelerator() -> bool:
+    """CUDA, MPS or XPU is usable in this process."""
+    import torch
+
+    if torch.cuda.is_available():
+        return True
+    mps = getattr(torch.backends, "mps", None)
+    xpu = getattr(torch, "xpu", None)
+    return bool((mps and mps.is_available()) or (xpu and xpu.is_available()))
+
+
+def make_accelerator(device: str | None = None, *, long_timeout: bool = False):
+    """Accelerate's view of the processes.
+
+    ``cpu=True`` when asked for ``--device cpu`` or when no accelerator exists: that is what makes a
+    multi-process launch (torchrun / ``accelerate launch``) a gloo MULTI_CPU group rather than N
+    independent single processes. ``long_timeout`` gives the process group lm-eval's own timeout
+    (rank 0 may post-process long after the others finished).
+    """
+    from accelerate import Accelerator
+
+    cpu = (device or "").startswith("cpu") or not has_accelerator()
+    if not long_timeout:
+        return Accelerator(cpu=cpu)
+    from accelerate.utils import InitProcessGroupKwargs
+
+    return Accelerator(cpu=cpu, kwargs_handlers=[InitProcessGroupKwargs(timeout=timedelta(weeks=52))])
+
+
+def package_versions() -> dict[str, str | None]:
+    """The provenance stamp of every record: this tool's version, Python's and the libraries that
+    shape the numbers (``null`` for a package that is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from . import __version__
+
+    out: dict[str, str | None] = {"hf-interaction": __version__, "python": platform.python_version()}
+    for pkg in PACKAGES:
+        try:
+            out[pkg] = version(pkg.replace("_", "-"))
+        except PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def progress_enabled(requested: bool) -> bool:
+    return requested and os.environ.get(NO_PROGRESS_ENV) != "1"
+
+
+class Progress:
+    """Progress bars on stderr (rich), on request and unless ``HF_INTERACTION_NO_PROGRESS=1``; a
+    disabled one does nothing, so callers never branch. Use as a context manager.
+
+    ``add(description, total, detail="")`` returns a task id for ``advance``/``update``/``remove``.
+    """
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = progress_enabled(enabled)
+        self._progress: Any = None
+
+    def __enter__(self) -> Progress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+            from rich.progress import Progress as RichProgress
+
+            self._progress = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                          TextColumn("{task.fields[detail]}"), TimeElapsedColumn(),
+                                          TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+            self._progress.start()
+        return self
+
+    def add(self, description: str, total: int, detail: str = "") -> int | None:
+        return self._progress.add_task(description, total=total, detail=detail) if self._progress else None
+
+    def advance(self, task: int | None, k: int = 1) -> None:
+        if self._progress is not None and task is not None:
+            self._progress.advance(task, k)
+
+    def update(self, task: int | None, completed: int) -> None:
+        if self._progress is not None and task is not None:
+            self._progress.update(task, completed=completed)
+
+    def remove(self, task: int | None) -> None:
+        if self._progress is not None and task is not None:
+            self._progress.remove_task(task)
+
+    def __exit__(self, *exc) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
