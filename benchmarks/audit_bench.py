@@ -98,7 +98,7 @@ def main() -> None:
     ap.add_argument("--skip-naive", action="store_true")
     args = ap.parse_args()
 
-    from hf_interaction.agop.estimators import AgopAccumulator, make_input_probes, make_output_probes
+    from hf_interaction.agop import AgopAccumulator, make_input_probes, make_output_probes
 
     dev = args.device
     model, parts, fn = build_model(dev, args.d, args.layers, args.vocab)

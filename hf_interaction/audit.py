@@ -20,7 +20,7 @@ import torch
 
 from . import __version__
 from .adapters import find_parts, mlp_weights
-from .agop.estimators import AgopAccumulator, finalize, make_input_probes, make_output_probes
+from .agop import AgopAccumulator, finalize, make_input_probes, make_output_probes
 from .agop.metrics import aofe_ratio
 from .audit_settings import DIAG_MEMORY_BUDGET, AuditSettings  # noqa: F401 (re-exported)
 from .errors import InputError, NumericalError

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from .adapters import ModelParts
-from .agop.estimators import ForwardOut
+from .agop.passes import ForwardOut
 
 CAUSAL_LM = "causal_lm"
 ENCODER = "encoder"
@@ -33,7 +33,7 @@ OUTPUT_FUNCTION_DOC = {
 
 
 class OutputFunction:
-    """Callable ``f(e) -> ForwardOut`` for the AGOP estimators (see agop/estimators.py)."""
+    """Callable ``f(e) -> ForwardOut`` for the AGOP estimators (see agop/accumulator.py)."""
 
     def __init__(self, model: nn.Module, parts: ModelParts, kind: str, prefix_ids: tuple[int, ...] = ()):
         self.model, self.parts, self.kind = model, parts, kind

@@ -1,6 +1,6 @@
 """Population (corpus-AGOP) estimates of F, D and their ratios (issue 10; docs/metrics.md §"Population").
 
-The paper's estimates (``finalize`` in :mod:`estimators`) are unbiased for the AGOP of the *n windows
+The paper's estimates (``finalize`` in :mod:`finalization`) are unbiased for the AGOP of the *n windows
 drawn*, Ĝ_n = (1/n) Σᵢ Mᵢ with Mᵢ = JᵢJᵢᵀ. Squared, they are biased upward for the AGOP of the probe
 corpus, Ḡ = E[Mᵢ]: E‖Ĝ_n‖² = ‖Ḡ‖² + (E‖M‖² − ‖Ḡ‖²)/n, so they drift with n. Here every product
 pairs *different windows* (and, for D, different output probes), whose expectations factor:
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 if TYPE_CHECKING:
-    from hf_interaction.agop.estimators import AgopAccumulator
+    from hf_interaction.agop.accumulator import AgopAccumulator
 
 from hf_interaction.agop.metrics import json_float, percentile_ci
 from hf_interaction.presets import DEFAULT_WINDOW_GROUPS  # noqa: F401 (the audit's default W)

@@ -1,0 +1,386 @@
+"""The AGOP accumulator (DESIGN §5): per-window sums that are linear in the windows, in float64.
+
+:class:`AgopAccumulator` ``.add_window`` turns one window into contributions to those sums; shards
+are combined with ``merge_`` or ``all_reduce_`` before anything is squared, so data-parallel runs are
+exact. ``state_dict`` / ``load_state_dict`` save and resume them; :mod:`finalization` turns them into
+the metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+
+from hf_interaction.agop.finite import refuse_non_finite
+from hf_interaction.agop.passes import (
+    ForwardFn,
+    JvpMethod,
+    OutputGrads,
+    jvp_vjp_double_backward,
+    jvp_vjp_forward,
+    output_probe_grads,
+)
+from hf_interaction.agop.probes import embedding_gram
+
+#: Default cap on the number of elements of one temporary (probes × T × vocabulary-chunk) product
+#: formed when accumulating the diagonal estimate (2**24 float64 elements = 128 MiB).
+DEFAULT_CHUNK_ELEMENTS = 2**24
+
+ReduceFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _batches(total: int, size: int | None) -> Iterator[slice]:
+    """Consecutive slices of ``range(total)`` of at most ``size`` elements (all at once if None)."""
+    step = total if not size else max(1, int(size))
+    for start in range(0, total, step):
+        yield slice(start, min(total, start + step))
+
+
+_TENSOR_NAMES = (
+    "window_count",
+    "input_vjp_sums",
+    "diag_group_sums",
+    "layer_half_sums",
+    "mlp_input_sums",
+    "mlp_window_counts",
+    "window_group_counts",
+    "input_vjp_group_sums",
+    "input_vjp_self_sums",
+    "diag_cell_sums",
+)
+_CONFIG_NAMES = (
+    "seq_len",
+    "hidden_size",
+    "embed_size",
+    "vocab_size",
+    "output_size",
+    "n_layers",
+    "n_input_probes",
+    "n_output_probes",
+    "groups_per_half",
+    "window_groups",
+    "diag_window_groups",
+)
+
+
+class AgopAccumulator:
+    """Sums over windows that are linear in the windows, in float64 (DESIGN §5).
+
+    Tensors (names as in :meth:`state_dict`):
+
+    - ``input_vjp_sums`` S (I×T×d_e): Sⱼ = Σᵢ ∂⟨f, Jᵢᵀzⱼ⟩/∂eᵢ, so G zⱼ = (1/n) Sⱼ E_effᵀ.
+    - ``diag_group_sums`` A (2m×T×V, in ``cell_dtype``: float32 halves the memory of a float32
+      audit, whose gradients carry no more precision): A_c = Σᵢ Σ_{k∈c} (Jᵢ r_k)⊙(Jᵢ r_k) for output-probe group c;
+      groups 0..m−1 form the first half, m..2m−1 the second.
+    - ``layer_half_sums`` (L×2×d×d): Σᵢ Σ_{k∈half} Σ_t g gᵀ with g = ∂⟨f, r_k⟩/∂h_{l,t}.
+    - ``mlp_input_sums`` (L×d×d): the same over all output probes at each block's MLP input.
+    - ``window_count`` (int64 scalar) and ``mlp_window_counts`` (int64, L): windows seen, overall and
+      with a recognised MLP input per block.
+
+    For the population estimates (:mod:`population`), window i belongs to group i mod W
+    (``window_groups``; the *global* window index, so shards stay exact):
+
+    - ``window_group_counts`` (int64, W), ``input_vjp_group_sums`` (W×I×T×d_e): S per group;
+      ``input_vjp_self_sums`` (W×I): Σ_{i∈g} ‖Mᵢzⱼ‖², the i = i′ terms to remove from products.
+    - ``diag_cell_sums`` (W_D×2m×T×V, in ``cell_dtype``): the diagonal group sums per window group;
+      W_D (``diag_window_groups``) is W, or 0 where the cells do not fit in memory.
+
+    ``vocab_size`` is V, the number of rows of E_eff (the input one-hot dimension);
+    ``output_size`` is the length of f and of each output probe (default V, the logits);
+    ``embed_size`` d_e is the width of E_eff and of e (default ``hidden_size``): it differs from the
+    width d of the block tensors where the model projects embeddings (OPT-350m, ALBERT).
+
+    If :meth:`add_window` raises, the accumulator may hold part of that window: discard it (or reload
+    the last saved state).
+    """
+
+    def __init__(
+        self,
+        *,
+        seq_len: int,
+        hidden_size: int,
+        vocab_size: int,
+        n_layers: int,
+        n_input_probes: int,
+        n_output_probes: int,
+        groups_per_half: int = 2,
+        output_size: int | None = None,
+        embed_size: int | None = None,
+        window_groups: int = 1,
+        diag_window_groups: int | None = None,
+        cell_dtype: torch.dtype = torch.float64,
+        device: torch.device | str = "cpu",
+        chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+    ) -> None:
+        if n_input_probes < 1:
+            raise ValueError("need at least one input probe")
+        if n_output_probes < 2 or n_output_probes % 2:
+            raise ValueError(f"the number of output probes must be even and ≥ 2, got {n_output_probes}")
+        if groups_per_half < 1 or (n_output_probes // 2) % groups_per_half:
+            raise ValueError(
+                f"groups_per_half={groups_per_half} must divide the {n_output_probes // 2} probes of a half"
+            )
+        self.seq_len, self.hidden_size, self.vocab_size = seq_len, hidden_size, vocab_size
+        self.output_size = vocab_size if output_size is None else output_size
+        self.embed_size = hidden_size if embed_size is None else embed_size
+        self.n_layers, self.n_input_probes, self.n_output_probes = n_layers, n_input_probes, n_output_probes
+        self.groups_per_half = groups_per_half
+        if window_groups < 1:
+            raise ValueError(f"window_groups must be at least 1, got {window_groups}")
+        self.window_groups = window_groups
+        if diag_window_groups is None:  # one group has no pairs of groups: no cells needed
+            diag_window_groups = window_groups if window_groups > 1 else 0
+        self.diag_window_groups = diag_window_groups
+        if self.diag_window_groups not in (0, window_groups):
+            raise ValueError(f"diag_window_groups must be 0 or window_groups ({window_groups})")
+        self._gram_key: tuple | None = None
+        self._gram: torch.Tensor | None = None
+        self.device = torch.device(device)
+        self.chunk_elements = chunk_elements
+        T, d, V, L, f64 = seq_len, hidden_size, vocab_size, n_layers, torch.float64
+        kw = {"device": self.device}
+        self.window_count = torch.zeros((), dtype=torch.int64, **kw)
+        self.input_vjp_sums = torch.zeros(n_input_probes, T, self.embed_size, dtype=f64, **kw)
+        self.diag_group_sums = torch.zeros(2 * groups_per_half, T, V, dtype=cell_dtype, **kw)
+        self.layer_half_sums = torch.zeros(L, 2, d, d, dtype=f64, **kw)
+        self.mlp_input_sums = torch.zeros(L, d, d, dtype=f64, **kw)
+        self.mlp_window_counts = torch.zeros(L, dtype=torch.int64, **kw)
+        W, I = window_groups, n_input_probes  # noqa: E741
+        self.window_group_counts = torch.zeros(W, dtype=torch.int64, **kw)
+        self.input_vjp_group_sums = torch.zeros(W, I, T, self.embed_size, dtype=f64, **kw)
+        self.input_vjp_self_sums = torch.zeros(W, I, dtype=f64, **kw)
+        self.diag_cell_sums = torch.zeros(self.diag_window_groups, 2 * groups_per_half, T, V, dtype=cell_dtype, **kw)
+
+    # -- sizes --------------------------------------------------------------------------------------
+
+    @property
+    def n_windows(self) -> int:
+        """Number of windows accumulated (summed over shards after a merge or all-reduce)."""
+        return int(self.window_count)
+
+    @property
+    def group_size(self) -> int:
+        """Output probes per diagonal group: O / (2m)."""
+        return self.n_output_probes // (2 * self.groups_per_half)
+
+    def config(self) -> dict[str, int]:
+        """The integers that fix the accumulator's shapes and probe layout."""
+        return {name: int(getattr(self, name)) for name in _CONFIG_NAMES}
+
+    # -- accumulation -------------------------------------------------------------------------------
+
+    def _check_window(self, e_i: torch.Tensor, U: torch.Tensor, R: torch.Tensor, E_eff: torch.Tensor) -> None:
+        T, d, V = self.seq_len, self.embed_size, self.vocab_size
+        if tuple(e_i.shape) != (T, d):
+            raise ValueError(f"window embeddings must be T×d = {T}×{d}, got {tuple(e_i.shape)}")
+        if tuple(U.shape) != (self.n_input_probes, T, d):
+            raise ValueError(f"input probes must be {self.n_input_probes}×{T}×{d}, got {tuple(U.shape)}")
+        if tuple(R.shape) != (self.n_output_probes, self.output_size):
+            raise ValueError(f"output probes must be {self.n_output_probes}×{self.output_size}, got {tuple(R.shape)}")
+        if tuple(E_eff.shape) != (V, d):
+            raise ValueError(f"E_eff must be {V}×{d}, got {tuple(E_eff.shape)}")
+
+    def add_window(
+        self,
+        forward: ForwardFn,
+        e_i: torch.Tensor,
+        U: torch.Tensor,
+        R: torch.Tensor,
+        E_eff: torch.Tensor,
+        probe_batch: int | None = None,
+        jvp_method: JvpMethod = "forward",
+        window_index: int | None = None,
+    ) -> None:
+        """Add one window e_i (T×d): I input-probe and O output-probe copies, in micro-batches.
+
+        ``window_index`` is the window's global index (its group is index mod ``window_groups``);
+        None means the number of windows this accumulator has seen (right for a single process).
+
+        ``probe_batch`` caps the number of copies of the window per model pass (None: all I input
+        probes in one pass and all O output probes in another). ``jvp_method`` is ``"forward"``
+        (forward-mode AD; needs forward-mode formulas for every op, e.g. eager attention on CPU) or
+        ``"double_backward"`` (reverse-mode only). Model parameters should have
+        ``requires_grad=False`` so no parameter gradients are built.
+        """
+        self._check_window(e_i, U, R, E_eff)
+        if jvp_method == "forward":
+            jvp_vjp = jvp_vjp_forward
+        elif jvp_method == "double_backward":
+            jvp_vjp = jvp_vjp_double_backward
+        else:
+            raise ValueError(f"unknown jvp_method {jvp_method!r}: use 'forward' or 'double_backward'")
+        self._add_probes(forward, e_i, U, R, E_eff, jvp_vjp, probe_batch, self._group(window_index))
+
+    def add_window_naive(
+        self,
+        forward: ForwardFn,
+        e_i: torch.Tensor,
+        U: torch.Tensor,
+        R: torch.Tensor,
+        E_eff: torch.Tensor,
+        window_index: int | None = None,
+    ) -> None:
+        """Reference implementation of :meth:`add_window`: a fresh single-copy forward per probe and
+        the double-backward JVP. Slow by design; for tests and the benchmark."""
+        self._check_window(e_i, U, R, E_eff)
+        self._add_probes(forward, e_i, U, R, E_eff, jvp_vjp_double_backward, 1, self._group(window_index))
+
+    def _add_probes(
+        self,
+        forward: ForwardFn,
+        e_i: torch.Tensor,
+        U: torch.Tensor,
+        R: torch.Tensor,
+        E_eff: torch.Tensor,
+        jvp_vjp: Callable[[ForwardFn, torch.Tensor, torch.Tensor], torch.Tensor],
+        probe_batch: int | None,
+        group: int,
+    ) -> None:
+        """The input-probe passes, then the output-probe passes, ``probe_batch`` copies at a time;
+        then count the window."""
+        for sl in _batches(self.n_input_probes, probe_batch):
+            self._add_input_vjps(sl, jvp_vjp(forward, e_i, U[sl]), group, E_eff)
+        mlp_seen: set[int] = set()
+        for sl in _batches(self.n_output_probes, probe_batch):
+            grads = output_probe_grads(forward, e_i, R[sl], self.n_layers)
+            mlp_seen |= self._add_output_grads(sl, grads, E_eff, group)
+        self._count_window(mlp_seen, group)
+
+    def _group(self, window_index: int | None) -> int:
+        index = self.n_windows if window_index is None else int(window_index)
+        if index < 0:
+            raise ValueError(f"window_index must be non-negative, got {index}")
+        return index % self.window_groups
+
+    def _count_window(self, mlp_seen: set[int], group: int) -> None:
+        self.window_count += 1
+        self.window_group_counts[group] += 1
+        for layer in mlp_seen:
+            self.mlp_window_counts[layer] += 1
+
+    def embedding_gram_of(self, E_eff: torch.Tensor) -> torch.Tensor:
+        """E_effᵀE_eff (:func:`embedding_gram`), formed once per embedding tensor and kept."""
+        key = (E_eff.data_ptr(), tuple(E_eff.shape), E_eff.dtype, E_eff._version)
+        if self._gram_key != key:
+            self._gram, self._gram_key = embedding_gram(E_eff).to(self.device), key
+        return self._gram
+
+    def _add_input_vjps(self, sl: slice, vjps: torch.Tensor, group: int, E_eff: torch.Tensor) -> None:
+        """Sⱼ += ∂⟨f, Jᵀzⱼ⟩/∂e for the input probes j in ``sl``; the same into the window's group, and
+        ‖Mᵢzⱼ‖² = ⟨s, s E_effᵀE_eff⟩ into the group's self sums (the population F removes them)."""
+        v64 = vjps.to(device=self.device, dtype=torch.float64)
+        self.input_vjp_sums[sl] += v64
+        self.input_vjp_group_sums[group, sl] += v64
+        if self.window_groups > 1:
+            gram = self.embedding_gram_of(E_eff)
+            self.input_vjp_self_sums[group, sl] += (torch.einsum("jtd,de->jte", v64, gram) * v64).sum(dim=(1, 2))
+
+    def _add_output_grads(self, sl: slice, grads: OutputGrads, E_eff: torch.Tensor, group: int) -> set[int]:
+        """Add the output probes k in ``sl``; return the blocks whose MLP input was seen."""
+        self._add_diag_groups(sl, grads.at_input, E_eff, group)
+        self._add_layer_halves(sl, grads.at_blocks)
+        seen = set()
+        for layer, grad in enumerate(grads.at_mlp):
+            if grad is not None:
+                self._check_width(grad, f"the MLP input of block {layer}")
+                x = grad.reshape(-1, self.hidden_size).to(device=self.device, dtype=torch.float64)
+                self.mlp_input_sums[layer] += x.T @ x
+                seen.add(layer)
+        return seen
+
+    def _add_diag_groups(self, sl: slice, g: torch.Tensor, E_eff: torch.Tensor, group: int) -> None:
+        """A_c += Σ_{k∈c∩sl} (g_k E_effᵀ)² in float64, over vocabulary chunks of bounded size."""
+        g64 = g.to(device=self.device, dtype=torch.float64)
+        n_copies = g64.shape[0]
+        v_chunk = max(1, self.chunk_elements // (n_copies * self.seq_len))
+        group_ranges = self._ranges(sl, self.group_size)
+        for v0 in range(0, self.vocab_size, v_chunk):
+            v1 = min(self.vocab_size, v0 + v_chunk)
+            rows = E_eff[v0:v1].to(device=self.device, dtype=torch.float64)
+            sq = torch.einsum("ktd,vd->ktv", g64, rows).square_()
+            for c, lo, hi in group_ranges:
+                part = sq[lo:hi].sum(0)
+                self.diag_group_sums[c, :, v0:v1] += part.to(self.diag_group_sums.dtype)
+                if self.diag_window_groups:
+                    self.diag_cell_sums[group, c, :, v0:v1] += part.to(self.diag_cell_sums.dtype)
+
+    def _add_layer_halves(self, sl: slice, grads: list[torch.Tensor]) -> None:
+        """Per block and half: Σ_{k∈half∩sl} Σ_t g gᵀ (d×d, float64)."""
+        half_ranges = self._ranges(sl, self.n_output_probes // 2)
+        for layer, grad in enumerate(grads):
+            self._check_width(grad, f"the input of block {layer}")
+            g64 = grad.to(device=self.device, dtype=torch.float64)
+            for half, lo, hi in half_ranges:
+                x = g64[lo:hi].reshape(-1, self.hidden_size)
+                self.layer_half_sums[layer, half] += x.T @ x
+
+    def _check_width(self, grad: torch.Tensor, where: str) -> None:
+        """Refuse a block tensor whose width is not ``hidden_size`` (never fold it into the sums)."""
+        if grad.shape[-1] != self.hidden_size:
+            raise ValueError(f"{where} has width {grad.shape[-1]}, the accumulator expects {self.hidden_size}")
+
+    @staticmethod
+    def _ranges(sl: slice, block: int) -> list[tuple[int, int, int]]:
+        """Split the probe indices ``sl`` into runs of one block of size ``block``.
+
+        Returns ``(block index, lo, hi)`` with lo:hi relative to ``sl.start``."""
+        out = []
+        k = sl.start
+        while k < sl.stop:
+            b = k // block
+            end = min(sl.stop, (b + 1) * block)
+            out.append((b, k - sl.start, end - sl.start))
+            k = end
+        return out
+
+    # -- state, merging, distributed reduction ------------------------------------------------------
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """The accumulator tensors by name (all linear in the windows)."""
+        return {name: getattr(self, name) for name in _TENSOR_NAMES}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Config integers and (cloned) accumulator tensors, for saving and resuming."""
+        state: dict[str, Any] = dict(self.config())
+        state.update({name: t.detach().clone() for name, t in self.tensors().items()})
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore from :meth:`state_dict`; the config integers must match this accumulator."""
+        mismatched = {k: (state.get(k), v) for k, v in self.config().items() if state.get(k) != v}
+        if mismatched:
+            raise ValueError(f"state does not match this accumulator's config (saved, expected): {mismatched}")
+        for name, current in self.tensors().items():
+            loaded = torch.as_tensor(state[name])
+            if loaded.shape != current.shape or loaded.dtype != current.dtype:
+                raise ValueError(
+                    f"state tensor {name} has {loaded.shape}/{loaded.dtype}, expected {current.shape}/{current.dtype}"
+                )
+            setattr(self, name, loaded.to(self.device).clone())
+
+    def merge_(self, other: AgopAccumulator) -> AgopAccumulator:
+        """Add another accumulator's sums (e.g. a shard over other windows) into this one."""
+        if other.config() != self.config():
+            raise ValueError(f"cannot merge accumulators with configs {other.config()} and {self.config()}")
+        for name, t in self.tensors().items():
+            t += getattr(other, name).to(t.device)
+        return self
+
+    def all_reduce_(self, reduce_fn: ReduceFn) -> AgopAccumulator:
+        """Replace every accumulator tensor by ``reduce_fn(tensor)`` (a cross-process sum), in the
+        fixed order of :meth:`tensors`. Sums are taken before anything is squared."""
+        for name, t in self.tensors().items():
+            reduced = reduce_fn(t)
+            if reduced.shape != t.shape:
+                raise ValueError(f"reduce_fn changed the shape of {name}: {t.shape} -> {reduced.shape}")
+            setattr(self, name, reduced.to(device=self.device, dtype=t.dtype))
+        return self
+
+    def check_finite(self) -> None:
+        """Raise :class:`NumericalError` if any accumulator tensor holds a non-finite value."""
+        for name, t in self.tensors().items():
+            if t.is_floating_point():
+                refuse_non_finite(t, f"the accumulator tensor {name}")
+

@@ -1,0 +1,133 @@
+"""The model passes behind one window's contributions (DESIGN §4.2–§4.4); nothing is accumulated here.
+
+The model is seen only through a *forward callable* supplied by the caller (the audit module):
+``forward(e) -> ForwardOut`` maps a batch of embedded windows ``e`` (B×T×d) to the centred, scaled
+last-position logits ``f`` (B×V) and exposes the tensors entering every block and every block's MLP
+input projection. An input-probe pass gives ∂⟨f, Jᵀz⟩/∂e (a JVP, then a VJP); an output-probe pass
+gives the gradients of ⟨f, r⟩ at the embeddings, every block input and every MLP input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch.autograd import forward_ad as fwAD
+
+from hf_interaction.agop.finite import refuse_non_finite
+
+JvpMethod = Literal["forward", "double_backward"]
+
+
+@dataclass
+class ForwardOut:
+    """What the caller's ``forward(e)`` returns for a batch ``e`` of B embedded windows (B×T×d).
+
+    Attributes:
+        f: B×V, the last-position logits centred over the vocabulary and divided by the fixed scale s.
+        block_inputs: one B×T×d tensor per block: exactly the tensor entering the block, part of the
+            autograd graph that produced ``f`` (block 0's input may be ``e`` itself).
+        mlp_inputs: one entry per block: the B×T×d tensor entering the block's MLP input projection
+            (the normed residual), or ``None`` where the MLP input is not recognised.
+        prefix: number of leading framing positions (a BOS token) in ``block_inputs`` and
+            ``mlp_inputs`` that are not part of ``e``: their gradients are left out of every sum, so
+            those tensors are B×(prefix+T)×d.
+    """
+
+    f: torch.Tensor
+    block_inputs: list[torch.Tensor]
+    mlp_inputs: list[torch.Tensor | None]
+    prefix: int = 0
+
+
+ForwardFn = Callable[[torch.Tensor], ForwardOut]
+
+
+def _copies(e: torch.Tensor, count: int) -> torch.Tensor:
+    """``count`` independent copies of one window e (T×d) as a leaf batch that requires grad."""
+    return e.detach().unsqueeze(0).expand(count, *e.shape).clone().requires_grad_(True)
+
+
+def jvp_vjp_forward(forward: ForwardFn, e: torch.Tensor, tangents: torch.Tensor) -> torch.Tensor:
+    """For each copy b: ∂⟨f, wᵦ⟩/∂e with wᵦ = Jᵀzᵦ = JVP of f along tangent uᵦ (forward-mode AD).
+
+    The primal output keeps its reverse-mode graph; the backward pass runs *after* leaving the dual
+    level, because inside it autograd would try to forward-differentiate the backward ops
+    (e.g. ``silu_backward`` has no forward-mode formula).
+    """
+    x = _copies(e, tangents.shape[0])
+    with fwAD.dual_level():
+        out = forward(fwAD.make_dual(x, tangents.to(device=x.device, dtype=x.dtype)))
+        f, w = fwAD.unpack_dual(out.f)
+        if w is None:
+            raise ValueError("forward output f carries no forward-mode tangent: is it connected to e?")
+        w = w.detach().clone()
+    refuse_non_finite(f, "the forward output f (input-probe pass)")
+    refuse_non_finite(w, "the JVP Jᵀz (forward-mode tangent of f)")
+    (g,) = torch.autograd.grad(f, x, grad_outputs=w)
+    refuse_non_finite(g, "the VJP ∂⟨f, Jᵀz⟩/∂e")
+    return g
+
+
+def jvp_vjp_double_backward(forward: ForwardFn, e: torch.Tensor, tangents: torch.Tensor) -> torch.Tensor:
+    """Same result as :func:`jvp_vjp_forward`, with the JVP from the double-backward trick.
+
+    w ↦ ⟨∂⟨f, w⟩/∂e, u⟩ is linear in w with gradient J_e u, so differentiating it with respect to a
+    dummy w (built with ``create_graph=True``) gives the JVP using reverse-mode derivatives only.
+    """
+    x = _copies(e, tangents.shape[0])
+    f = forward(x).f
+    refuse_non_finite(f, "the forward output f (input-probe pass)")
+    dummy = torch.zeros_like(f, requires_grad=True)
+    (gx,) = torch.autograd.grad(f, x, grad_outputs=dummy, create_graph=True)
+    (w,) = torch.autograd.grad(gx, dummy, grad_outputs=tangents.to(gx), retain_graph=True)
+    w = w.detach()
+    refuse_non_finite(w, "the JVP Jᵀz (double-backward)")
+    (g,) = torch.autograd.grad(f, x, grad_outputs=w)
+    refuse_non_finite(g, "the VJP ∂⟨f, Jᵀz⟩/∂e")
+    return g
+
+
+@dataclass
+class OutputGrads:
+    """Per-copy gradients of ⟨f, r_k⟩ from one output-probe pass (each K×T×d)."""
+
+    at_input: torch.Tensor
+    at_blocks: list[torch.Tensor]
+    at_mlp: list[torch.Tensor | None]
+
+
+def output_probe_grads(forward: ForwardFn, e: torch.Tensor, R: torch.Tensor, n_layers: int) -> OutputGrads:
+    """One forward of K copies of e and one backward of Σ_k ⟨f_k, r_k⟩ to e, blocks and MLP inputs."""
+    x = _copies(e, R.shape[0])
+    out = forward(x)
+    if len(out.block_inputs) != n_layers or len(out.mlp_inputs) != n_layers:
+        raise ValueError(
+            f"forward returned {len(out.block_inputs)} block inputs and {len(out.mlp_inputs)} MLP inputs, "
+            f"expected {n_layers} of each"
+        )
+    if tuple(out.f.shape) != tuple(R.shape):
+        raise ValueError(f"forward output f has shape {tuple(out.f.shape)}, expected {tuple(R.shape)}")
+    refuse_non_finite(out.f, "the forward output f (output-probe pass)")
+    mlp_layers = [layer for layer, t in enumerate(out.mlp_inputs) if t is not None]
+    targets = [x, *out.block_inputs, *(out.mlp_inputs[layer] for layer in mlp_layers)]
+    names = (
+        ["the embeddings e"]
+        + [f"the input of block {layer}" for layer in range(n_layers)]
+        + [f"the MLP input of block {layer}" for layer in mlp_layers]
+    )
+    for target, name in zip(targets, names, strict=True):
+        if not target.requires_grad:
+            raise ValueError(f"{name} is not connected to f in the autograd graph (it does not require grad)")
+    grads = torch.autograd.grad(out.f, targets, grad_outputs=R.to(out.f), allow_unused=True)
+    for grad, name in zip(grads, names, strict=True):
+        if grad is None:
+            raise ValueError(f"{name} is not connected to f in the autograd graph (check the hooks)")
+        refuse_non_finite(grad, f"the gradient of ⟨f, r⟩ at {name}")
+    p = out.prefix  # framing positions (BOS) are not part of e: leave their gradients out
+    at_mlp: list[torch.Tensor | None] = [None] * n_layers
+    for layer, grad in zip(mlp_layers, grads[1 + n_layers :], strict=True):
+        at_mlp[layer] = grad[:, p:]
+    return OutputGrads(at_input=grads[0], at_blocks=[g[:, p:] for g in grads[1 : 1 + n_layers]], at_mlp=at_mlp)
