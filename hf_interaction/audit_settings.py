@@ -8,8 +8,13 @@ from typing import Any
 
 from .errors import UsageError
 from .presets import DEFAULT_WINDOW_GROUPS, PRESETS
+from .setting import setting
 from .store import SCHEMA_VERSION
 
+#: Model weights' dtypes an audit can load in (accumulation is always float64).
+DTYPES = ("float32", "bfloat16", "float16", "float64")
+JVP_METHODS = ("forward", "double_backward")
+BASELINES = ("init",)
 DIAG_MEMORY_BUDGET = 2 * 2**30  # bytes for the diagonal accumulators: 2m groups (+ W × 2m cells) of T × V
 
 
@@ -17,18 +22,30 @@ DIAG_MEMORY_BUDGET = 2 * 2**30  # bytes for the diagonal accumulators: 2m groups
 class AuditSettings:
     """Everything that changes an audit's numbers (and so keys its cache entry)."""
 
-    T: int = 256
-    n: int = 128
-    input_probes: int = 16
-    output_probes: int = 32
-    groups_per_half: int | None = None  # None: as many as memory allows (see resolve_groups)
-    seed: int = 42
-    probe: str = "wikitext"
-    dtype: str = "float32"
-    jvp_method: str = "forward"
-    n_boot: int = 2000
-    baseline: str | None = None  # "init": also measure a fresh init of the architecture (baseline.py)
-    baseline_seeds: int = 1
+    T: int = setting(256, "Tokens per probe window (overrides the preset).", by_preset=True)
+    n: int = setting(128, "Number of probe windows (overrides the preset).", by_preset=True)
+    input_probes: int = setting(16, "Hutchinson input probes for F (overrides the preset).", by_preset=True)
+    output_probes: int = setting(32, "Output probes for D and the layer profile; even, split in two halves "
+                                     "(overrides the preset).", by_preset=True)
+    # None: as many as memory allows (see resolve_groups)
+    groups_per_half: int | None = setting(
+        None, "Output-probe groups per half: the bootstrap units of D's interval. Default: as many as fit in "
+              "2 GiB of T×V accumulators (one probe per group when they fit).", type=int, by_preset=True)
+    seed: int = setting(42, "Seed for windows, probes and bootstrap.")
+    probe: str = setting(
+        "wikitext", "Probe corpus: wikitext (wikitext-2-raw-v1 test, downloads once), builtin (offline, Python "
+                    "stdlib docstrings), or a PATH (.txt, .jsonl[:field], .parquet). Default: wikitext, or builtin "
+                    "for the embedded demo models and smollm2 (offline).", by_preset=True)
+    dtype: str = setting("float32", "Model weights' dtype (accumulation is always float64).", choices=DTYPES)
+    jvp_method: str = setting("forward", "forward-mode JVP (falls back automatically) or the double-backward trick.",
+                              choices=JVP_METHODS)
+    n_boot: int = setting(2000, "Bootstrap replicates for the CIs (default 2000, or the preset's).", by_preset=True)
+    # "init": also measure a fresh init of the architecture (baseline.py)
+    baseline: str | None = setting(
+        None, "init: also measure the same architecture freshly initialised (its config's own initialiser, seeded; "
+              "no download) on the same windows and probes, and report the model relative to it (diagonal share "
+              "ratio, NFA over baseline). Costs about one more audit's time.", choices=BASELINES)
+    baseline_seeds: int = setting(1, "Number of fresh inits (seeds SEED, SEED+1, …) averaged into the baseline.")
 
     @classmethod
     def from_preset(cls, preset: str, **overrides: Any) -> AuditSettings:
@@ -55,11 +72,11 @@ class AuditSettings:
                 f"--output-probes ({self.output_probes}) must be even and its half divisible by "
                 f"--groups-per-half ({self.groups_per_half}); e.g. 8, 16, 32"
             )
-        if self.baseline not in (None, "init"):
+        if self.baseline not in (None, *BASELINES):
             raise UsageError(f"--baseline must be 'init', got {self.baseline!r}")
         if self.baseline_seeds < 1:
             raise UsageError(f"--baseline-seeds must be at least 1, got {self.baseline_seeds}")
-        if self.jvp_method not in ("forward", "double_backward"):
+        if self.jvp_method not in JVP_METHODS:
             raise UsageError("--jvp-method must be 'forward' or 'double_backward'")
 
     @property

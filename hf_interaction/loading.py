@@ -9,10 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .audit_settings import DTYPES  # noqa: F401  (re-exported: the dtypes a model loads in)
 from .errors import InputError, NotReachableError, UnsafeError, UsageError
 from .source import ModelRef
-
-DTYPES = ("float32", "bfloat16", "float16", "float64")
 
 
 @dataclass

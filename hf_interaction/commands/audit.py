@@ -6,12 +6,17 @@ import math
 
 import click
 
+from ..audit_settings import AuditSettings
 from ..errors import UsageError
 from ..gguf_file import PACKAGED_GGUF
-from ..loading import DTYPES
 from ..presets import PRESETS
 from ..source import EMBEDDED
 from .common import emit_json, get_interval, interval_options, open_store, store_option
+from .options import settings_options
+
+#: The audit settings the command takes, in --help order (declared once, on AuditSettings).
+AUDIT_FLAGS = ("T", "n", "input_probes", "output_probes", "groups_per_half", "seed", "probe", "dtype", "jvp_method",
+               "n_boot", "baseline", "baseline_seeds")
 
 
 @click.command("audit")
@@ -19,38 +24,16 @@ from .common import emit_json, get_interval, interval_options, open_store, store
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None,
               help="Probe sizes. paper: T=256, n=128, 16 input / 32 output probes (DESIGN §4.2). "
                    "cpu: T=32, n=8, 4/8 probes (~1 min for a 100M model on 2 cores). "
-                   "demo: T=64, n=16, 8/16. Default: paper; demo for the embedded demo models; cpu for smollm2. "
+                   "demo: T=64, n=16, 8/16. tiny, small, micro: the sweep's checkpoint audits (tiny models; micro for "
+                   "tests). Default: paper; demo for the embedded demo models; cpu for smollm2. "
                    "Audits are comparable only within one preset (T and n change what AOFE measures), and AOFE, "
                    "AOFE-ratio and D/F only between models of the same vocabulary and output function: across "
                    "those, compare --baseline init ratios (docs/metrics.md).")
-@click.option("--T", "T", type=int, default=None, help="Tokens per probe window (overrides the preset).")
-@click.option("--n", "n", type=int, default=None, help="Number of probe windows (overrides the preset).")
-@click.option("--input-probes", type=int, default=None, help="Hutchinson input probes for F (overrides).")
-@click.option("--output-probes", type=int, default=None,
-              help="Output probes for D and the layer profile; even, split in two halves (overrides).")
-@click.option("--groups-per-half", type=int, default=None,
-              help="Output-probe groups per half: the bootstrap units of D's interval. Default: as many as "
-                   "fit in 2 GiB of T×V accumulators (one probe per group when they fit).")
-@click.option("--seed", type=int, default=42, show_default=True, help="Seed for windows, probes and bootstrap.")
-@click.option("--probe", default=None,
-              help="Probe corpus: wikitext (wikitext-2-raw-v1 test, downloads once), builtin (offline, "
-                   "Python stdlib docstrings), or a PATH (.txt, .jsonl[:field], .parquet). "
-                   "Default: wikitext, or builtin for the embedded demo models and smollm2 (offline).")
-@click.option("--dtype", type=click.Choice(DTYPES), default="float32",
-              show_default=True, help="Model weights' dtype (accumulation is always float64).")
+@settings_options(AuditSettings, AUDIT_FLAGS)
 @click.option("--device", default=None, help="Device, e.g. cpu or cuda:0 (default: Accelerate's choice).")
 @click.option("--device-map", default=None, help="'auto' to spread a model larger than one device (one process).")
 @click.option("--probe-batch", type=int, default=None,
               help="Copies of a window per model pass (bounds memory; default: all probes at once).")
-@click.option("--jvp-method", type=click.Choice(["forward", "double_backward"]), default="forward",
-              show_default=True, help="forward-mode JVP (falls back automatically) or the double-backward trick.")
-@click.option("--n-boot", type=int, default=2000, show_default=True, help="Bootstrap replicates for the CIs.")
-@click.option("--baseline", type=click.Choice(["init"]), default=None,
-              help="init: also measure the same architecture freshly initialised (its config's own initialiser, "
-                   "seeded; no download) on the same windows and probes, and report the model relative to it "
-                   "(diagonal share ratio, NFA over baseline). Costs about one more audit's time.")
-@click.option("--baseline-seeds", type=int, default=1, show_default=True,
-              help="Number of fresh inits (seeds SEED, SEED+1, …) averaged into the baseline.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Also write the JSON record, a per-layer CSV and a layer-profile figure here.")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False), default=None,
@@ -84,7 +67,7 @@ def command(model, preset, T, n, input_probes, output_probes, groups_per_half, s
     Windows are framed as the model's tokenizer frames text (BOS where it adds one; recorded as
     probe.bos). Data parallel: `accelerate launch -m hf_interaction audit MODEL ...`.
     """
-    from ..audit import AuditSettings, run_audit
+    from ..audit import run_audit
 
     interval = get_interval(interval_text, interval_file)
     is_demo, is_packaged = model in EMBEDDED, model in PACKAGED_GGUF
@@ -110,7 +93,7 @@ def command(model, preset, T, n, input_probes, output_probes, groups_per_half, s
         return
     evaluation = None
     if run_eval:
-        from ..evaluate import evaluate_mmlu_pro
+        from ..evaluation import evaluate_mmlu_pro
 
         evaluation = evaluate_mmlu_pro(target, task=eval_task, subsample=eval_subsample, limit=eval_limit,
                                        seed=seed, data_dir=eval_data, dtype=dtype, device=device, store=store,

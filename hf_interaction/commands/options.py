@@ -1,0 +1,49 @@
+"""click options generated from the settings dataclasses (``setting.py``): one declaration per
+setting, used by every command that takes it."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+import click
+
+from ..setting import flag_of
+
+#: ``run``: the command computes with the value (default: the field's, or the preset's);
+#: ``select``: the value selects stored results (and is used when the command computes missing ones).
+MODES = ("run", "select")
+
+
+def settings_options(cls: type, names: Sequence[str], *, mode: str = "run",
+                     select_prefix: str = "Only stored results with this value (and --run uses it). ",
+                     help_overrides: dict[str, str] | None = None) -> Callable[[Callable], Callable]:
+    """A decorator adding one click option per settings field in ``names`` (in that order).
+
+    The parameter name is the field name. In ``run`` mode a preset-backed field (``by_preset``)
+    defaults to None (the preset decides), others to the field's default, shown in --help. In
+    ``select`` mode every option defaults to None (no filter).
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")
+    overrides = help_overrides or {}
+
+    def decorate(func: Callable) -> Callable:
+        for name in reversed(names):
+            field, flag = flag_of(cls, name)
+            default = field.default if field.default is not dataclasses.MISSING else None
+            kind = click.Choice(flag.choices) if flag.choices else (
+                flag.type or (type(default) if default is not None and not isinstance(default, bool) else str))
+            help_text = overrides.get(name, flag.help)
+            if mode == "select":
+                help_text, shown = select_prefix + help_text, None
+            elif flag.by_preset:
+                shown = None
+            else:
+                shown = default
+            option = click.option(flag.name(name), name, type=kind, default=shown, metavar=flag.metavar,
+                                  show_default=shown is not None, help=help_text)
+            func = option(func)
+        return func
+
+    return decorate
