@@ -24,7 +24,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hf_interaction.evaluate import (
+from hf_interaction.evaluation import (
     HUB_DATASET,
     TASKS,
     allocate,
@@ -35,6 +35,7 @@ from hf_interaction.evaluate import (
     load_task,
     stratified_subsample,
 )
+from hf_interaction.evaluation.lm_eval_compat import lean_simple_evaluate
 from hf_interaction.loading import load_model
 from hf_interaction.source import resolve_model
 from hf_interaction.store import Store
@@ -121,12 +122,10 @@ def fake_hub(monkeypatch):
 
 
 @pytest.fixture
-def lean_lm_eval(monkeypatch):
+def lean_lm_eval():
     """simple_evaluate's git/collect_env provenance (subprocesses, ~3 s) is irrelevant to scores."""
-    import lm_eval.evaluator as ev
-
-    monkeypatch.setattr(ev, "get_git_commit_hash", lambda: None)
-    monkeypatch.setattr(ev, "add_env_info", lambda storage: None)
+    with lean_simple_evaluate():
+        yield
 
 
 def _cli(capsys, *args: str) -> tuple[int, str, str]:

@@ -71,7 +71,7 @@ def command(model, task, num_fewshot, batch_size, limit, subsample, seed, dtype,
     hf_interaction eval ...` splits the questions over N processes; only the main process prints
     and writes.
     """
-    from .. import evaluate
+    from .. import evaluation as evaluate
 
     if log_samples and not out_dir:
         raise UsageError("--log-samples writes the samples next to the result: give --out DIR too")
