@@ -26,6 +26,7 @@ from .errors import InputError, UsageError
 SCHEMA_VERSION = 1
 KINDS = ("shapes", "audits", "evaluations", "sweeps")
 STORE_ENV = "HF_INTERACTION_STORE"
+_STORE_HINT = "move the file away, or point --store / HF_INTERACTION_STORE at another file"
 
 _TABLE_SQL = """
 CREATE TABLE IF NOT EXISTS {table} (
@@ -92,8 +93,13 @@ class Store:
 
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path is not None else default_store_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot create the results store's directory {self.path.parent}: {exc.strerror}",
+                             _STORE_HINT) from None
         with self._connect() as conn:
+            self._check_is_store(conn)
             conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             conn.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
@@ -101,17 +107,42 @@ class Store:
             for kind in KINDS:
                 conn.execute(_TABLE_SQL.format(table=kind))
 
+    def _check_is_store(self, conn: sqlite3.Connection) -> None:
+        """Refuse a file that is not an SQLite database, or one that some other program made (tables
+        but no ``meta`` table of ours), or one written by a newer schema than this version reads."""
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables and "meta" not in tables:
+            raise InputError(f"{self.path} is an SQLite database but not an hf-interaction results store "
+                             f"(tables: {', '.join(sorted(tables)[:5])})", _STORE_HINT)
+        if "meta" in tables:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            version = int(row[0]) if row and str(row[0]).isdigit() else None
+            if version is None:
+                raise InputError(f"{self.path} has no readable schema version: not an hf-interaction results "
+                                 "store", _STORE_HINT)
+            if version > SCHEMA_VERSION:
+                raise InputError(f"{self.path} was written by a newer hf-interaction (store schema {version}; "
+                                 f"this version reads up to {SCHEMA_VERSION})", "upgrade hf-interaction")
+
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
+        """One transaction; SQLite's own errors on a damaged or foreign file become one InputError line."""
         try:
             conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        except sqlite3.OperationalError as exc:
-            raise InputError(f"cannot open the results store at {self.path}: {exc}") from None
+        except sqlite3.Error as exc:
+            raise InputError(f"cannot open the results store at {self.path}: {exc}", _STORE_HINT) from None
         try:
-            conn.execute("PRAGMA busy_timeout = 60000")
-            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("PRAGMA busy_timeout = 60000")
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.DatabaseError as exc:
+                raise InputError(f"{self.path} is not a readable results store ({exc})", _STORE_HINT) from None
             try:
                 yield conn
+            except sqlite3.DatabaseError as exc:
+                conn.execute("ROLLBACK")
+                raise InputError(f"the results store {self.path} is damaged or not a results store ({exc})",
+                                 _STORE_HINT) from None
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise

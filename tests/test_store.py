@@ -104,3 +104,56 @@ def test_latest_is_newest_even_within_one_second(tmp_path):
         store.put("audits", "m", "r", {"i": i}, {"i": i})
     store.put("audits", "m", "r", {"i": 0}, {"i": "again"})  # replacing makes it the newest
     assert [r.payload["i"] for r in store.latest("audits", "m")] == ["again", 2, 1]
+
+
+def _ls(path, capsys) -> tuple[int, str]:
+    """``hf-interaction ls --store PATH`` through the real entry point: (exit code, stderr)."""
+    from hf_interaction.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["ls", "--store", str(path)])
+    return exit_info.value.code, capsys.readouterr().err
+
+
+def test_corrupt_store_is_one_line_exit_3(tmp_path, capsys):
+    bad = tmp_path / "bad.sqlite"
+    bad.write_bytes(b"not a database " * 400)
+    code, out = _ls(bad, capsys)
+    assert code == 3
+    assert "not a readable results store" in out and "Traceback" not in out
+    assert bad.read_bytes() == b"not a database " * 400  # untouched
+
+
+def test_damaged_store_is_one_line_exit_3(tmp_path, capsys):
+    path = tmp_path / "s.sqlite"
+    Store(path).put("audits", "m", "r", {"T": 8}, {"v": 1})
+    data = path.read_bytes()
+    path.write_bytes(data[:100] + b"x" * (len(data) - 100))  # header kept, pages overwritten
+    code, out = _ls(path, capsys)
+    assert code == 3 and "Traceback" not in out and "results store" in out
+
+
+def test_foreign_sqlite_file_is_refused_and_left_alone(tmp_path, capsys):
+    path = tmp_path / "other.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE people (name TEXT)")
+    conn.commit()
+    conn.close()
+    code, out = _ls(path, capsys)
+    assert code == 3 and "not an hf-interaction results store" in out
+    tables = {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables == {"people"}  # nothing created in someone else's database
+
+
+def test_newer_store_schema_is_refused(tmp_path):
+    from hf_interaction.errors import InputError
+    from hf_interaction.store import SCHEMA_VERSION
+
+    path = tmp_path / "s.sqlite"
+    Store(path)
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
+    conn.commit()
+    conn.close()
+    with pytest.raises(InputError, match="newer hf-interaction"):
+        Store(path)
