@@ -211,7 +211,14 @@ class AgopAccumulator:
             jvp_vjp = jvp_vjp_double_backward
         else:
             raise ValueError(f"unknown jvp_method {jvp_method!r}: use 'forward' or 'double_backward'")
-        self._add_probes(forward, e_i, U, R, E_eff, jvp_vjp, probe_batch, self._group(window_index))
+        group = self._group(window_index)
+        for sl in _batches(self.n_input_probes, probe_batch):
+            self._add_input_vjps(sl, jvp_vjp(forward, e_i, U[sl]), group, E_eff)
+        mlp_seen: set[int] = set()
+        for sl in _batches(self.n_output_probes, probe_batch):
+            grads = output_probe_grads(forward, e_i, R[sl], self.n_layers)
+            mlp_seen |= self._add_output_grads(sl, grads, E_eff, group)
+        self._count_window(mlp_seen, group)
 
     def add_window_naive(
         self,
@@ -224,29 +231,8 @@ class AgopAccumulator:
     ) -> None:
         """Reference implementation of :meth:`add_window`: a fresh single-copy forward per probe and
         the double-backward JVP. Slow by design; for tests and the benchmark."""
-        self._check_window(e_i, U, R, E_eff)
-        self._add_probes(forward, e_i, U, R, E_eff, jvp_vjp_double_backward, 1, self._group(window_index))
-
-    def _add_probes(
-        self,
-        forward: ForwardFn,
-        e_i: torch.Tensor,
-        U: torch.Tensor,
-        R: torch.Tensor,
-        E_eff: torch.Tensor,
-        jvp_vjp: Callable[[ForwardFn, torch.Tensor, torch.Tensor], torch.Tensor],
-        probe_batch: int | None,
-        group: int,
-    ) -> None:
-        """The input-probe passes, then the output-probe passes, ``probe_batch`` copies at a time;
-        then count the window."""
-        for sl in _batches(self.n_input_probes, probe_batch):
-            self._add_input_vjps(sl, jvp_vjp(forward, e_i, U[sl]), group, E_eff)
-        mlp_seen: set[int] = set()
-        for sl in _batches(self.n_output_probes, probe_batch):
-            grads = output_probe_grads(forward, e_i, R[sl], self.n_layers)
-            mlp_seen |= self._add_output_grads(sl, grads, E_eff, group)
-        self._count_window(mlp_seen, group)
+        self.add_window(forward, e_i, U, R, E_eff, probe_batch=1, jvp_method="double_backward",
+                        window_index=window_index)
 
     def _group(self, window_index: int | None) -> int:
         index = self.n_windows if window_index is None else int(window_index)
