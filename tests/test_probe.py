@@ -14,7 +14,6 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hf_interaction import probe
 from hf_interaction.errors import InputError, NotReachableError
 from hf_interaction.probe import (
     BUILTIN_SHA256,
@@ -25,6 +24,7 @@ from hf_interaction.probe import (
     tokenize_corpus,
     window_starts,
 )
+from hf_interaction.probe import builtin as probe
 
 
 @pytest.fixture(scope="module")
