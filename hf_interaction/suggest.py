@@ -1,6 +1,6 @@
 """Candidate shapes for a parameter budget, ordered by closeness to the efficient interval's centre.
 
-For each depth, the width is chosen with the sweep's matching rule (``sweep.match_width``: widths
+For each depth, the width is chosen with the sweep's matching rule (``width_matching.match_width``: widths
 are multiples of the head dimension, the exact meta-device count closest to the budget wins), so
 ``suggest`` proposes exactly the shapes a sweep at that budget would train. Every count reported is
 the meta-device count of the built config (``shape.count_parameters``), never a formula.
@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from .errors import InputError, UsageError
 from .interval import DEFAULT_INTERVAL, Interval
+from .width_matching import BudgetTooSmall, WidthMatch, match_width
 
 DEFAULT_DEPTHS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 64)
 
@@ -27,8 +28,6 @@ def suggest_shapes(params: int, *, arch: str = "llama", vocab_size: int = 32000,
     ``InputError`` line). With the default depths, depths that cannot match are left out; if none
     can, the error for the shallowest depth is raised (usually: the budget is too small).
     """
-    from .sweep import BudgetTooSmall, match_width
-
     _check_inputs(params, vocab_size, ffn_ratio, head_dim, max_mismatch, depths)
     explicit = depths is not None
     rows, first_error = [], None
@@ -64,7 +63,7 @@ def _check_inputs(params: int, vocab_size: int, ffn_ratio: float, head_dim: int,
         raise UsageError(f"--depths must be positive integers, got {','.join(map(str, depths)) or 'nothing'}")
 
 
-def _row(m, interval: Interval) -> dict:
+def _row(m: WidthMatch, interval: Interval) -> dict:
     """One candidate: shape, exact counts, R_D/W and its position in the interval."""
     s = m.spec
     return {

@@ -13,16 +13,8 @@ from hypothesis import strategies as st
 from hf_interaction.byte_tokenizer import BYTE_VOCAB_SIZE, build_byte_tokenizer, encode_bytes
 from hf_interaction.errors import InputError, UsageError
 from hf_interaction.interval import load_interval_file
-from hf_interaction.sweep import (
-    ShapeSpec,
-    SweepSettings,
-    derive_interval,
-    match_width,
-    matched_count,
-    prepare_data,
-    train_shape,
-)
-from hf_interaction.sweep_report import paper_bands, paper_csv_path
+from hf_interaction.sweep import SweepSettings, derive_interval, paper_bands, paper_csv_path, prepare_data, train_shape
+from hf_interaction.width_matching import ShapeSpec, match_width, matched_count
 
 MICRO = ["--budget", "5000", "--depths", "1,2,4", "--head-dim", "4", "--tokens-per-param", "0.1",
          "--batch-size", "4", "--seq-len", "16", "--audit-preset", "micro", "--max-val-windows", "8",
@@ -128,6 +120,78 @@ def test_paper_table_reproduces_reference_readme():
     assert bands["common_1M_10M"]["hi"] == pytest.approx(0.0583, abs=5e-5)
 
 
+def test_paper_table_is_read_from_the_package_data():
+    """Found through importlib.resources inside the package, so an installed package has it too."""
+    from importlib.resources import files
+    from pathlib import Path
+
+    import hf_interaction
+
+    path = paper_csv_path()
+    assert path is not None and path == files("hf_interaction") / "data" / "reference" / "paper_ntp_sweep.csv"
+    assert Path(str(path)).resolve().is_relative_to(Path(hf_interaction.__file__).resolve().parent)
+    assert path.is_file() and (files("hf_interaction") / "data" / "reference" / "README.md").is_file()
+
+
+@pytest.mark.slow
+def test_wheel_ships_every_data_file(tmp_path):
+    """A wheel built from (a copy of) the source tree contains every file under hf_interaction/data."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    pytest.importorskip("setuptools")
+    root = Path(__file__).resolve().parents[1]
+    src = tmp_path / "src"
+    shutil.copytree(root / "hf_interaction", src / "hf_interaction",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.partial"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copyfile(root / name, src / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
+                    "-w", str(tmp_path / "wheel"), str(src)], check=True, capture_output=True, timeout=300)
+    (wheel,) = (tmp_path / "wheel").glob("*.whl")
+    shipped = set(zipfile.ZipFile(wheel).namelist())
+    data = {p.relative_to(src).as_posix() for p in (src / "hf_interaction" / "data").rglob("*") if p.is_file()}
+    assert "hf_interaction/data/reference/paper_ntp_sweep.csv" in data
+    assert data <= shipped, sorted(data - shipped)
+
+
+def test_learning_rate_schedule_shape():
+    """The sweep's warm-up + cosine rule, numerically, and how transformers' schedule relates to it."""
+    import torch
+
+    from hf_interaction.training import warmup_cosine, warmup_cosine_schedule
+
+    steps, warmup, min_ratio, peak = 45, 5, 0.1, 3e-3
+
+    def lrs(**kw) -> list[float]:
+        param = torch.nn.Parameter(torch.zeros(1))
+        opt = torch.optim.SGD([param], lr=peak)
+        schedule = warmup_cosine_schedule(opt, steps, warmup, min_ratio, **kw)
+        out = []
+        for _ in range(steps):
+            out.append(opt.param_groups[0]["lr"])
+            opt.step()
+            schedule.step()
+        return out
+
+    ours = lrs()
+    # linear warm-up reaching the peak at step warmup - 1 (no step at lr 0), then the peak again ...
+    assert ours[:warmup + 1] == pytest.approx([peak * (k + 1) / warmup for k in range(warmup)] + [peak])
+    # ... a cosine that never rises, half-way at the middle of the decay, min_ratio × peak at the end
+    assert all(a >= b for a, b in zip(ours[warmup:-1], ours[warmup + 1:], strict=True))
+    assert ours[warmup + (steps - warmup) // 2] == pytest.approx(peak * (min_ratio + (1 - min_ratio) / 2))
+    assert ours[-1] == pytest.approx(peak * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * 39 / 40))))
+    assert warmup_cosine(steps, steps, warmup, min_ratio) == pytest.approx(min_ratio)
+    assert ours == [peak * warmup_cosine(k, steps, warmup, min_ratio) for k in range(steps)]
+    # transformers' get_cosine_with_min_lr_schedule_with_warmup: the same cosine, a warm-up one step later
+    theirs = lrs(warmup_from_zero=True)
+    assert theirs[warmup:] == pytest.approx(ours[warmup:], rel=1e-12)
+    assert theirs[:warmup] == pytest.approx([peak * k / warmup for k in range(warmup)])
+
+
 def test_micro_sweep_end_to_end_and_resume(tmp_path):
     from click.testing import CliRunner
 
@@ -145,6 +209,7 @@ def test_micro_sweep_end_to_end_and_resume(tmp_path):
     interval = load_interval_file(out / "interval.json")
     assert interval.lo < interval.hi and "budget 5,000" in interval.source
     record = json.loads((out / "sweep.json").read_text())
+    assert "created_at" in record and "versions" in record
     rows = record["rows"]
     assert len({r["val_windows_sha256"] for r in rows}) == 1 and len({r["train_stream_sha256"] for r in rows}) == 1
     assert all(r["aofe_ratio"] is not None and r["tokens_trained"] == rows[0]["tokens_trained"] for r in rows)
@@ -200,7 +265,7 @@ def test_validation_loss_with_a_prefix_counts_text_predictions_only():
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from hf_interaction.sweep import frame_inputs, validation_loss
+    from hf_interaction.training import frame_inputs, validation_loss
 
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(vocab_size=40, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
