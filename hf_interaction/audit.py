@@ -238,7 +238,7 @@ def run_audit(
             "peak_rss_gb": _peak_rss_gb(),
         },
         "versions": package_versions(),
-        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     })
     if store is not None:
         store.put("audits", ref.model_id, ref.resolved_revision, key, record)

@@ -25,7 +25,7 @@ ENCODER_TYPES = {"bert", "roberta", "xlm-roberta", "distilbert", "electra", "deb
                  "mpnet", "camembert", "albert", "modernbert"}
 
 SHAPE_FIELDS = (
-    "model_id", "model_type", "architecture", "depth", "width", "r_dw",
+    "model", "model_type", "architecture", "depth", "width", "r_dw",
     "total_params", "embedding_params", "non_embedding_params", "position_embedding_params",
     "ffn_width", "ffn_ratio", "heads", "kv_heads", "head_dim", "vocab_size", "tied_embeddings",
     "interval_distance", "interval_coordinate", "inside_interval",
@@ -151,7 +151,7 @@ def shape_from_config(raw: dict, model_id: str = "", interval: Interval = DEFAUL
         ffn = 4 * width
     r_dw = depth / width
     return {
-        "model_id": model_id,
+        "model": model_id,
         "model_type": config.model_type,
         "architecture": counts["architecture"],
         "depth": depth,

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError, UsageError
+from .schema.spec import SCHEMA_VERSION
+from .schema.upgrade import upgrade
 
-SCHEMA_VERSION = 1
 KINDS = ("shapes", "audits", "evaluations", "sweeps")
 STORE_ENV = "HF_INTERACTION_STORE"
 _STORE_HINT = "move the file away, or point --store / HF_INTERACTION_STORE at another file"
@@ -104,6 +105,9 @@ class Store:
             conn.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
+            # The newest record schema in the file: an older hf-interaction then refuses it rather than misread it.
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version' AND CAST(value AS INTEGER) < ?",
+                         (str(SCHEMA_VERSION), SCHEMA_VERSION))
             for kind in KINDS:
                 conn.execute(_TABLE_SQL.format(table=kind))
 
@@ -206,7 +210,9 @@ class Store:
                 f"FROM {kind} WHERE {where} ORDER BY id",
                 args,
             ).fetchall()
-        return [Record(kind, m, r, h, json.loads(s), json.loads(p), v, c) for m, r, h, s, p, v, c in rows]
+        # Records of an earlier schema are read with today's key names (schema/upgrade.py); a newer one is refused.
+        return [Record(kind, m, r, h, json.loads(s), upgrade(kind, json.loads(p), v), SCHEMA_VERSION, c)
+                for m, r, h, s, p, v, c in rows]
 
     def export(self, path: str | Path, kind: str | None = None) -> Path:
         """Write records to JSON, CSV or Parquet, chosen by the file suffix.

@@ -18,7 +18,7 @@ def test_shape_list_offline_json(run_cli, tmp_path):
     data = json.loads(res.stdout)
     assert data["interval"]["lo"] == 0.02 and data["interval"]["hi"] == 0.05
     assert len(data["models"]) == 35
-    qwen = next(m for m in data["models"] if m["model_id"] == "Qwen/Qwen2.5-0.5B")
+    qwen = next(m for m in data["models"] if m["model"] == "Qwen/Qwen2.5-0.5B")
     assert qwen["total_params"] == 494_032_768 and qwen["inside_interval"] is True
 
 

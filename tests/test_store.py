@@ -1,3 +1,4 @@
+import json
 import multiprocessing as mp
 import os
 import sqlite3
@@ -157,3 +158,40 @@ def test_newer_store_schema_is_refused(tmp_path):
     conn.close()
     with pytest.raises(InputError, match="newer hf-interaction"):
         Store(path)
+
+
+def test_records_of_an_earlier_schema_are_read_with_todays_names(tmp_path):
+    """A schema-1 audit (created_utc, metrics.n_input_probes, shape.model_id) reads with the schema-2 names."""
+    from hf_interaction.schema import SCHEMA_VERSION
+
+    path = tmp_path / "s.sqlite"
+    Store(path)
+    old = {"schema_version": 1, "created_utc": "2026-01-01T00:00:00Z", "shape": {"model_id": "m", "depth": 2},
+           "metrics": {"n_input_probes": 4, "n_output_probes": 8, "aofe": 1.0},
+           "baseline": {"runs": [{"metrics": {"n_input_probes": 4}}]}}
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO audits (model, revision, settings_hash, settings, payload, schema_version, created_at) "
+                 "VALUES ('m', 'r', 'h', '{}', ?, 1, '2026-01-01T00:00:00Z')", (json.dumps(old),))
+    conn.commit()
+    conn.close()
+    rec = Store(path).list("audits")[0]
+    assert rec.schema_version == SCHEMA_VERSION and rec.payload["schema_version"] == SCHEMA_VERSION
+    assert rec.payload["created_at"] == "2026-01-01T00:00:00Z" and "created_utc" not in rec.payload
+    assert rec.payload["shape"] == {"model": "m", "depth": 2}
+    assert rec.payload["metrics"] == {"input_probes": 4, "output_probes": 8, "aofe": 1.0}
+    assert rec.payload["baseline"]["runs"][0]["metrics"] == {"input_probes": 4}
+
+
+def test_a_newer_record_schema_is_refused(tmp_path):
+    from hf_interaction.errors import InputError
+    from hf_interaction.schema import SCHEMA_VERSION
+
+    path = tmp_path / "s.sqlite"
+    Store(path)
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO audits (model, revision, settings_hash, settings, payload, schema_version, created_at) "
+                 "VALUES ('m', 'r', 'h', '{}', '{}', ?, 'x')", (SCHEMA_VERSION + 1,))
+    conn.commit()
+    conn.close()
+    with pytest.raises(InputError, match="newer than this hf-interaction reads"):
+        Store(path).list("audits")

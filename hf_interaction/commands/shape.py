@@ -18,7 +18,7 @@ from .common import (
 )
 
 TABLE_COLUMNS = (
-    ("model_id", "model"), ("model_type", "type"), ("depth", "L"), ("width", "d"), ("r_dw", "R_D/W"),
+    ("model", "model"), ("model_type", "type"), ("depth", "L"), ("width", "d"), ("r_dw", "R_D/W"),
     ("total_params", "params"), ("non_embedding_params", "non-emb"), ("ffn_ratio", "ffn×"),
     ("heads", "heads"), ("kv_heads", "kv"), ("head_dim", "hd"), ("vocab_size", "vocab"),
     ("tied_embeddings", "tied"), ("interval_distance", "distance"), ("interval_coordinate", "coord"),

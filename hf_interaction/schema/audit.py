@@ -1,0 +1,190 @@
+"""The audit record: interaction metrics of one model on one probe corpus (``hf-interaction audit``).
+Meanings in full: docs/metrics.md."""
+
+from __future__ import annotations
+
+from .common import HEADER, INTERVAL, MODEL, PROVENANCE, SHAPE, block, prefixed
+from .spec import RecordSchema
+
+#: The metrics of one measured model (the audited one, or one fresh init of a baseline).
+METRICS = """
+f_hat          float      F: the paper's Hutchinson estimate of ‖G‖²_F over the n windows (input probes)
+f_se           float      standard error of f_hat over the input probes
+f_ci           interval?  bootstrap interval of F (input probes resampled)
+d_hat          float      D: the split-half estimate of ‖diag G‖² (output-probe groups)
+d_ci           interval?  bootstrap interval of D; null with fewer than 3 groups per half (see ci_note)
+aofe           float      AOFE = F − D, the off-diagonal Frobenius energy (raw: nothing clipped)
+aofe_ci        interval?  its bootstrap interval
+aofe_ratio     float      AOFE-ratio = (F − D) / F, the paper's headline metric
+aofe_ratio_ci  interval?  its bootstrap interval
+diag_share     float      D / F = 1 − AOFE-ratio: the number that separates trained from fresh models
+diag_share_ci  interval?  its bootstrap interval
+trace          float      tr G, from the diagonal estimates
+trace_ci       interval?  its bootstrap interval
+effective_rank     float      (tr G)² / F
+effective_rank_ci  interval?  its bootstrap interval
+ci_note        str?       why an interval is null (e.g. 1 or 2 output-probe groups per half); null when all exist
+f_below_d      bool       F̂ < D̂ (possible with few probes; values are kept as measured)
+ci_level       float      the intervals' coverage (0.95)
+n_boot         int        bootstrap replicates
+bootstrap_seed int        the bootstrap's seed
+n_windows      int        probe windows measured
+input_probes   int        Hutchinson input probes (F)
+output_probes  int        output probes (D and the layer profile), in two halves
+groups_per_half int       output-probe groups per half: the bootstrap units of D
+logit_scale    float      s: the RMS of the centred last-position logits that f is divided by
+output_function str       how f was formed from the model's output
+embedding_gram_aofe_ratio     float  AOFE-ratio of E_effᵀE_eff / V, a data-free reference tied to width
+embedding_gram_init_reference float  (d − 1) / (V + d − 1): embedding_gram_aofe_ratio at initialisation
+embedding_scale        float   the measured scale between embedding rows and the model's input (Gemma: √d)
+embedding_path_rel_diff float  relative difference of the output through inputs_embeds and input_ids
+jvp_method             str     forward or double_backward (how Jacobian-vector products were formed)
+seconds_per_window     float   measuring time per window
+probe_loss_nats_per_token float  next-token loss on the probe windows (text tokens 1..T−1)
+probe_loss_bits_per_byte  float  the same in bits per UTF-8 byte (comparable across tokenizers)
+population       dict       estimates of the probe corpus's AGOP: products of different windows only
+population.window_groups      int   window groups W = min(n, 8); window i is in group i mod W
+population.window_groups_seen int   groups that received windows
+population.estimator          str   how the estimates are formed (U-statistics)
+population.note               str?  why an estimate or interval is null; null when none is
+population.f_hat              float?  corpus F; null with fewer than 2 windows
+population.d_hat              float?  corpus D; null when its cells do not fit in memory (see note)
+population.aofe_ratio         float?  (F − D) / F of the corpus
+population.diag_share         float?  D / F of the corpus
+population.f_ci               interval?  interval resampling window groups and input probes
+population.d_ci               interval?  interval resampling window groups and output-probe groups
+population.aofe_ratio_ci      interval?  its interval
+population.diag_share_ci      interval?  its interval
+population.n_boot_degenerate  int   replicates without a pair of different groups (left out, counted here)
+diag_share_vs_baseline_log10    ~float?    with --baseline init: log10 of D/F over the fresh inits' D/F
+diag_share_vs_baseline_log10_ci ~interval? its paired bootstrap interval
+diag_share_vs_baseline_basis    ~str       population or paper: which D/F the ratio uses
+diag_share_vs_baseline_n_boot_dropped ~int  paired replicates left out (a non-positive D/F on one side)
+"""
+
+#: One block of the layer profile.
+LAYER = """
+layer          int     block index, from 0
+f              float   F of the position-pooled AGOP of the residual stream entering the block
+d              float   D of that AGOP (split-half estimate)
+aofe           float   F − D
+aofe_ratio     float   (F − D) / F (few probes make it noisy, even negative)
+diag_share     float   D / F
+f_below_d      bool    F̂ < D̂
+trace          float   tr of that AGOP
+effective_rank float   (tr)² / F
+nfa_offdiag    float?  NFA: Pearson r of WᵀW of the MLP input projection(s) with sqrt(AGOP) at the MLP input,
+  off-diagonal entries; null when the MLP weights are not found (see nfa_note)
+nfa_full       float?  the same over all entries
+nfa_note       str?    why NFA is null or how it was formed; null otherwise
+mlp_input      str?    the MLP input projection(s) used for NFA (e.g. mlp.gate_proj+mlp.up_proj)
+nfa_offdiag_over_baseline ~float?  with --baseline init: nfa_offdiag minus the fresh inits' (geometric) value
+"""
+
+SETTINGS = """
+T               int    tokens per probe window
+n               int    probe windows
+input_probes    int    Hutchinson input probes
+output_probes   int    output probes
+groups_per_half int    output-probe groups per half (resolved from memory when not given)
+seed            int    seed of windows, probes and bootstrap
+probe           str    the probe corpus: wikitext, builtin or a path
+dtype           str    the weights' dtype
+jvp_method      str    forward or double_backward
+n_boot          int    bootstrap replicates
+baseline        str?   init, or null without a baseline
+baseline_seeds  int    fresh inits in the baseline
+"""
+
+PROBE = """
+bos                 bool       whether windows start with the tokenizer's special prefix (BOS, [CLS])
+prefix_ids          list[int]  the prefix token ids put before each window's T text tokens
+framing             str        the framing in words
+probe_spec          str        the probe corpus as given
+probe_corpus_sha256 str        sha256 of the corpus text
+probe_corpus_bytes  int        corpus size in UTF-8 bytes
+probe_corpus_tokens int        corpus size in tokens
+T                   int        text tokens per window
+n                   int        windows
+seed                int        the windows' seed
+windows_sha256      str        sha256 of the exact token windows
+window_starts       list[int]  each window's first token in the tokenized corpus
+n_bytes             int        UTF-8 bytes of the windows' text
+n_bytes_targets     int        bytes of the predicted tokens (for bits per byte)
+description         str        the corpus in words
+"""
+
+RUNTIME = """
+dtype               str     the dtype the weights were loaded in
+device              str     the device (or device_map:auto)
+device_map          dict?   accelerate's device map, when spread
+device_map.*        any     one module's device
+attn_implementation str?    the attention implementation transformers chose
+trust_remote_code   bool    whether repository code ran
+weights_format      str     safetensors, pickle or gguf
+gguf_quantization   ~str?   GGUF only: the file type
+num_processes       int     processes (accelerate launch shards windows)
+devices             list[str]  the devices holding parameters
+wall_time_s         float   wall time of the audit, seconds
+probe_batch         int?    copies of a window per model pass; null: all probes at once
+torch_threads       int     torch's intra-op threads
+peak_rss_gb         float?  peak resident memory of the process, GB; null where unavailable
+"""
+
+BASELINE_METRICS = """
+f_hat            float   the inits' F (mean over seeds)
+d_hat            float   the inits' D
+aofe_ratio       float   the inits' AOFE-ratio
+trace            float   the inits' tr G
+effective_rank   float   the inits' effective rank
+probe_loss_nats_per_token float  the inits' probe loss
+diag_share       float   the inits' D / F (geometric mean over seeds)
+population_diag_share float?  the inits' population D / F (geometric mean)
+diag_share_ci    interval?  interval of the inits' D / F
+aofe_ratio_ci    interval?  interval of the inits' AOFE-ratio
+population_diag_share_ci interval?  interval of the inits' population D / F
+"""
+
+BASELINE_LAYER = """
+layer          int     block index
+nfa_offdiag    float?  the inits' NFA off-diagonal r (geometric mean over seeds)
+nfa_full       float?  the inits' NFA over all entries
+diag_share     float   the inits' layer D / F
+aofe_ratio     float   the inits' layer AOFE-ratio
+effective_rank float   the inits' layer effective rank
+nfa_offdiag_seeds list[float]  nfa_offdiag of each seed
+"""
+
+AUDIT = RecordSchema.parse(
+    "audit", "Audit record (`audits` in the store, `audit --json`, `audit_<model>.json` of `--out`)",
+    "One audit of one model: metrics with intervals, the layer profile, how the windows were made and "
+    "how the audit ran. Keyed in the store by model, revision and the settings' hash.",
+    HEADER + MODEL
+    + block("provenance", "where the model came from", PROVENANCE)
+    + block("shape", "the model's shape and interval position (as in a shape record)", SHAPE)
+    + block("interval", "the efficient interval used", INTERVAL)
+    + block("settings", "everything that changes the audit's numbers", SETTINGS)
+    + block("probe", "how the probe windows were made", PROBE)
+    + block("runtime", "how the audit ran", RUNTIME)
+    + block("metrics", "the model's interaction metrics", METRICS)
+    + block("layers", "the layer profile: one entry per block", LAYER, typ="list[dict]").replace(
+        "layers.", "layers[].")
+    + "notes list[str] what the audit noticed (fallbacks, skipped NFA, ...)\n"
+    + "baseline ~dict with --baseline init: the same architecture freshly initialised, on the same windows\n"
+    + prefixed("baseline", """
+kind           str        init
+initializer    str        how the inits were made (the config's own initialiser, seeded)
+init_seeds     list[int]  the inits' seeds
+windows_sha256 str        the windows measured (equal to probe.windows_sha256)
+probe_seed     int        the z/r probes' seed (equal to the audit's)
+seconds        float      wall time of the baseline, seconds
+""")
+    + block("baseline.metrics", "means over the inits (geometric for ratios)", BASELINE_METRICS)
+    + block("baseline.layers", "the inits' layer profile", BASELINE_LAYER, typ="list[dict]").replace(
+        "baseline.layers.", "baseline.layers[].")
+    + "baseline.runs list[dict] each init on its own\n"
+    + "baseline.runs[].init_seed int the init's seed\n"
+    + block("baseline.runs[].metrics", "its metrics", METRICS)
+    + block("baseline.runs[].layers", "its layer profile", LAYER, typ="list[dict]").replace(
+        "baseline.runs[].layers.", "baseline.runs[].layers[]."),
+)
