@@ -24,6 +24,8 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
 
 from ..interval import Interval
+from .columns import settings_in_order
+from .residuals import STATISTICS, residuals
 from .stats import SettingAnalysis
 
 RDW_FIGURE = "mmlu_pro_rdw_vs_score"
@@ -56,6 +58,8 @@ RC = {
     "legend.fontsize": 8,
     "path.simplify": True,
 }
+#: Decimals (score points) of the plotted size-controlled residuals.
+RESIDUAL_DECIMALS = 9
 PNG_METADATA = {"Software": None}
 SVG_METADATA = {"Date": None, "Creator": None}
 
@@ -170,6 +174,18 @@ def _text_box(ax, text: str) -> None:
             bbox={"boxstyle": "round,pad=0.3", "facecolor": "white", "edgecolor": "0.7", "alpha": 0.9}, zorder=5)
 
 
+def _annotate(ax, sub: pd.DataFrame, x: str, y: str, analysis: SettingAnalysis | None, xlabel: str,
+              ylabel: str) -> None:
+    """A setup's panel finished: model names at the points, title, axis labels, statistics box."""
+    _label_points(ax, sub[x].tolist(), sub[y].tolist(), [short_name(m) for m in sub["model_id"]])
+    ax.set_title(_title(sub["mmlu_pro_setting"].iloc[0], len(sub)))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    text = _stats_text(analysis)
+    if text:
+        _text_box(ax, text)
+
+
 def rdw_vs_score(table: pd.DataFrame, settings: Sequence[str], analyses: dict[str, SettingAnalysis],
                  interval: Interval) -> Figure:
     """R_D/W (log axis) against score, one panel per scoring setup, interval shaded."""
@@ -189,14 +205,8 @@ def rdw_vs_score(table: pd.DataFrame, settings: Sequence[str], analyses: dict[st
         ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
         ax.xaxis.set_minor_formatter(NullFormatter())
         _pad_y(ax, sub["mmlu_pro_score"])
-        _label_points(ax, sub["r_dw"].tolist(), sub["mmlu_pro_score"].tolist(),
-                      [short_name(m) for m in sub["model_id"]])
-        ax.set_title(_title(setting, len(sub)))
-        ax.set_xlabel("R_D/W = layers / hidden width (log scale)")
-        ax.set_ylabel("MMLU-Pro score (%)")
-        text = _stats_text(analyses.get(setting))
-        if text:
-            _text_box(ax, text)
+        _annotate(ax, sub, "r_dw", "mmlu_pro_score", analyses.get(setting),
+                  "R_D/W = layers / hidden width (log scale)", "MMLU-Pro score (%)")
     _legend(fig, styles, scored["family"], size_norm, interval)
     return fig
 
@@ -208,10 +218,10 @@ def _pad_y(ax, values: pd.Series) -> None:
 
 
 def size_residuals(score: np.ndarray, log10_params: np.ndarray) -> np.ndarray:
-    """Residuals of score after a least-squares line on log10 params (what 'size-controlled' means)."""
-    design = np.column_stack([np.ones_like(log10_params), log10_params])
-    coef, *_ = np.linalg.lstsq(design, score, rcond=None)
-    return score - design @ coef
+    """Residuals of score after a least-squares line on log10 params (what 'size-controlled' means),
+    as the statistics compute them, rounded to RESIDUAL_DECIMALS so round-off cannot move a point."""
+    _, residual, *_ = residuals(STATISTICS["partial_pearson"], score[None], score[None], log10_params[None], None)
+    return np.round(residual[0], RESIDUAL_DECIMALS)
 
 
 def residual_vs_distance(table: pd.DataFrame, settings: Sequence[str],
@@ -235,14 +245,9 @@ def residual_vs_distance(table: pd.DataFrame, settings: Sequence[str],
         x_min, x_max = float(sub["interval_distance"].min()), float(sub["interval_distance"].max())
         span = max(x_max - x_min, 0.1)
         ax.set_xlim(x_min - 0.1 * span, max(x_max, 0.0) + 0.35 * span)
-        _label_points(ax, sub["interval_distance"].tolist(), sub["residual"].tolist(),
-                      [short_name(m) for m in sub["model_id"]])
-        ax.set_title(_title(setting, len(sub)))
-        ax.set_xlabel("interval distance (decades of R_D/W; 0 = inside, < 0 = too wide and shallow)")
-        ax.set_ylabel("score residual after log10(params) fit (points)")
-        text = _stats_text(analyses.get(setting))
-        if text:
-            _text_box(ax, text)
+        _annotate(ax, sub, "interval_distance", "residual", analyses.get(setting),
+                  "interval distance (decades of R_D/W; 0 = inside, < 0 = too wide and shallow)",
+                  "score residual after log10(params) fit (points)")
     _legend(fig, styles, families, size_norm, None)
     return fig
 
@@ -286,8 +291,6 @@ def render(fig: Figure) -> tuple[bytes, bytes]:
 def make_figures(table: pd.DataFrame, analyses: Sequence[SettingAnalysis],
                  interval: Interval) -> dict[str, tuple[bytes, bytes]]:
     """Every figure the data allow, as {name: (png, svg)} in report order."""
-    from . import settings_in_order
-
     by_setting = {a.setting: a for a in analyses}
     settings = settings_in_order(table)
     out: dict[str, tuple[bytes, bytes]] = {}

@@ -2,14 +2,9 @@
 
 Every statistic answers "does the score go with this predictor?" for one scoring setup, raw and
 controlling for size, because interval position is confounded with size (the smallest models sit
-inside the interval). All statistics reduce to one computation on two residual vectors:
-
-- residualise the predictor x and the score y on a set of controls (always an intercept; plus
-  log10 parameter count for the size-controlled statistics; plus family indicators for the
-  family-term regression), on ranks for the Spearman variants;
-- the statistic is either the correlation of the two residual vectors (Pearson / Spearman, raw or
-  partial) or the OLS coefficient ⟨r_x, r_y⟩ / ⟨r_x, r_x⟩, which by the Frisch–Waugh–Lovell theorem
-  is the coefficient of x in the multiple regression score ~ controls + x.
+inside the interval). Each is computed by :mod:`.residuals` (residualise on the controls, then
+correlate or regress); this module adds the point estimates, their uncertainty and stability, and
+the analysis of a whole setup.
 
 Uncertainty:
 
@@ -36,6 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats as sps
 
+from .residuals import STATISTICS, as_arrays, distinct_counts, family_codes, residuals, statistic_values
+
 #: Fewer scored models than this: no correlation, no fit ("too few models").
 MIN_MODELS = 5
 #: Residual degrees of freedom a family-term regression must keep.
@@ -46,117 +43,13 @@ DEFAULT_N_PERM = 2000
 DEFAULT_SEED = 0
 
 
-@dataclass(frozen=True)
-class Statistic:
-    """One statistic: whether it works on ranks, what it controls for, and what it outputs."""
-
-    key: str
-    label: str
-    rank: bool
-    controls: str  # "none" | "size" | "size+family"
-    output: str  # "corr" | "coef"
-
-
-STATISTICS: dict[str, Statistic] = {
-    s.key: s
-    for s in (
-        Statistic("pearson", "Pearson r", False, "none", "corr"),
-        Statistic("spearman", "Spearman ρ", True, "none", "corr"),
-        Statistic("partial_pearson", "partial Pearson r | log10 params", False, "size", "corr"),
-        Statistic("partial_spearman", "partial Spearman ρ | log10 params", True, "size", "corr"),
-        Statistic("ols_coef", "OLS coef: score ~ log10 params + x", False, "size", "coef"),
-        Statistic("ols_coef_family", "OLS coef: score ~ log10 params + x + family", False,
-                  "size+family", "coef"),
-    )
-}
-
-
-# --------------------------------------------------------------------------------------------
-# Core batched computation
-# --------------------------------------------------------------------------------------------
-
-def _family_dummies(families: Sequence[str]) -> np.ndarray:
-    """Indicator columns, one per distinct family (n × f); rank deficiency with the intercept is fine."""
-    names = sorted(set(families))
-    return np.array([[f == name for name in names] for f in families], dtype=float).reshape(len(families),
-                                                                                               len(names))
-
-
-def _residualise(v: np.ndarray, design: np.ndarray) -> np.ndarray:
-    """Residuals of v (B × n) after least-squares projection on design (B × n × k), batched.
-
-    The pseudo-inverse gives the projection onto the column space even when the design is rank
-    deficient (a family missing from a bootstrap resample, all indicators plus the intercept).
-    """
-    coef = np.linalg.pinv(design) @ v[..., None]
-    return v - (design @ coef)[..., 0]
-
-
-def _batch(stat: Statistic, x: np.ndarray, y: np.ndarray, logp: np.ndarray,
-           dummies: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Residualised predictor and score (each B × n), the predictor's and the score's centred sums
-    of squares (B each), and the rank of the control design (B).
-
-    Inputs carry a leading batch axis (B resamples); ``dummies`` is B × n × f or None.
-    """
-    if stat.rank:
-        x, y, logp = (sps.rankdata(a, axis=-1) for a in (x, y, logp))
-    columns = [np.ones_like(x)]
-    if stat.controls in ("size", "size+family"):
-        columns.append(logp)
-    design = np.stack(columns, axis=-1)
-    if stat.controls == "size+family":
-        if dummies is None:
-            raise ValueError("the family-term statistic needs families")
-        design = np.concatenate([design, dummies], axis=-1)
-    rx = _residualise(x, design)
-    ry = _residualise(y, design)
-    ss_x = ((x - x.mean(axis=-1, keepdims=True)) ** 2).sum(axis=-1)
-    ss_y = ((y - y.mean(axis=-1, keepdims=True)) ** 2).sum(axis=-1)
-    return rx, ry, ss_x, ss_y, np.linalg.matrix_rank(design)
-
-
-def _finish(stat: Statistic, rx: np.ndarray, ry: np.ndarray, ss_x: np.ndarray, ss_y: np.ndarray) -> np.ndarray:
-    """Correlation of the residuals, or the OLS coefficient; NaN where undefined.
-
-    Undefined: the predictor has (numerically) no variation left after the controls, or, for a
-    correlation, the score has none (both relative to their own variation, so a score the
-    controls explain exactly gives NaN, not a correlation of round-off).
-    """
-    sxx = (rx * rx).sum(axis=-1)
-    syy = (ry * ry).sum(axis=-1)
-    sxy = (rx * ry).sum(axis=-1)
-    bad = sxx <= 1e-10 * ss_x
-    bad |= ss_x <= 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if stat.output == "corr":
-            bad |= (syy <= 1e-300) | (syy <= 1e-10 * ss_y)
-            out = sxy / np.sqrt(sxx * syy)
-            out = np.clip(out, -1.0, 1.0)
-        else:
-            out = sxy / sxx
-    return np.where(bad, np.nan, out)
-
-
-def _as_arrays(x, y, logp, families) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str] | None]:
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    logp = np.zeros_like(x) if logp is None else np.asarray(logp, dtype=float)
-    if not (x.shape == y.shape == logp.shape) or x.ndim != 1:
-        raise ValueError("x, y and log10 params must be 1-D arrays of the same length")
-    fams = None if families is None else [str(f) for f in families]
-    if fams is not None and len(fams) != len(x):
-        raise ValueError("families must have one entry per model")
-    return x, y, logp, fams
-
-
 def statistic(key: str, x, y, logp=None, families=None) -> float:
     """The point estimate of statistic ``key`` (see STATISTICS) of score y against predictor x."""
     stat = STATISTICS[key]
-    x, y, logp, fams = _as_arrays(x, y, logp, families)
-    dummies = _family_dummies(fams)[None] if fams is not None else None
-    rx, ry, ss_x, ss_y, _ = _batch(stat, x[None], y[None], logp[None], dummies)
-    return float(_finish(stat, rx, ry, ss_x, ss_y)[0])
+    x, y, logp, fams = as_arrays(x, y, logp, families)
+    codes = family_codes(fams)[None] if fams is not None else None
+    rx, ry, ss_x, ss_y, _ = residuals(stat, x[None], y[None], logp[None], codes)
+    return float(statistic_values(stat, rx, ry, ss_x, ss_y)[0])
 
 
 # Convenience names for the common statistics -------------------------------------------------
@@ -205,16 +98,14 @@ def permutations(n: int, n_perm: int, seed: int | Sequence[int]) -> tuple[np.nda
 def bootstrap_values(key: str, x, y, logp=None, families=None, *, index: np.ndarray) -> np.ndarray:
     """The statistic recomputed on every resample (rows of ``index``); NaN where undefined."""
     stat = STATISTICS[key]
-    x, y, logp, fams = _as_arrays(x, y, logp, families)
-    dummies = _family_dummies(fams)[index] if fams is not None else None
-    rx, ry, ss_x, ss_y, rank = _batch(stat, x[index], y[index], logp[index], dummies)
-    values = _finish(stat, rx, ry, ss_x, ss_y)
+    x, y, logp, fams = as_arrays(x, y, logp, families)
+    codes = family_codes(fams)[index] if fams is not None else None
+    rx, ry, ss_x, ss_y, rank = residuals(stat, x[index], y[index], logp[index], codes)
+    values = statistic_values(stat, rx, ry, ss_x, ss_y)
     # A resample with too few distinct models leaves fewer than two residual degrees of freedom,
     # where a correlation is ±1 by construction (three distinct models and two controls): such
-    # resamples say nothing about the data and are counted as undefined.
-    ordered = np.sort(index, axis=1)
-    distinct = (np.diff(ordered, axis=1) != 0).sum(axis=1) + 1
-    return np.where(distinct - rank >= 2, values, np.nan)
+    # resamples say nothing about the data and are counted as undefined. Both counts are integers.
+    return np.where(distinct_counts(index) - rank >= 2, values, np.nan)
 
 
 def percentile_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float, int]:
@@ -247,12 +138,12 @@ def permutation_null(key: str, x, y, logp=None, families=None, *, perms: np.ndar
     (Kennedy 1995), which keeps the score–size relation intact under the null.
     """
     stat = STATISTICS[key]
-    x, y, logp, fams = _as_arrays(x, y, logp, families)
-    dummies = _family_dummies(fams)[None] if fams is not None else None
-    rx, ry, ss_x, ss_y, _ = _batch(stat, x[None], y[None], logp[None], dummies)
-    observed = float(_finish(stat, rx, ry, ss_x, ss_y)[0])
+    x, y, logp, fams = as_arrays(x, y, logp, families)
+    codes = family_codes(fams)[None] if fams is not None else None
+    rx, ry, ss_x, ss_y, _ = residuals(stat, x[None], y[None], logp[None], codes)
+    observed = float(statistic_values(stat, rx, ry, ss_x, ss_y)[0])
     rx_perm = rx[0][perms]
-    null = _finish(stat, rx_perm, np.broadcast_to(ry, rx_perm.shape), np.broadcast_to(ss_x, perms.shape[:1]),
+    null = statistic_values(stat, rx_perm, np.broadcast_to(ry, rx_perm.shape), np.broadcast_to(ss_x, perms.shape[:1]),
                    np.broadcast_to(ss_y, perms.shape[:1]))
     return observed, null
 
@@ -308,7 +199,7 @@ class LofoResult:
 
 def leave_one_family_out(key: str, x, y, logp, families, full_value: float) -> LofoResult | None:
     """Recompute statistic ``key`` dropping each family in turn; None with fewer than two families."""
-    x, y, logp, fams = _as_arrays(x, y, logp, families)
+    x, y, logp, fams = as_arrays(x, y, logp, families)
     names = sorted(set(fams))
     if len(names) < 2:
         return None
@@ -387,7 +278,7 @@ def analyse_predictor(predictor: str, score, x, logp, families, models, *, n_boo
 
     Returns None when fewer than MIN_MODELS models have the predictor.
     """
-    x, score, logp, fams = _as_arrays(x, score, logp, families)
+    x, score, logp, fams = as_arrays(x, score, logp, families)
     ok = np.isfinite(score) & np.isfinite(x) & np.isfinite(logp)
     if ok.sum() < MIN_MODELS:
         return None

@@ -1,0 +1,133 @@
+"""The whole report computed and written: Markdown, self-contained HTML, figures, data table and
+statistics, all or nothing, byte-identical for the same inputs.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..document import to_html, to_markdown
+from ..errors import UsageError
+from ..interval import DEFAULT_INTERVAL, Interval
+from ..outputs import bytes_writer, output_dir, write_together
+from . import stats
+from .inputs import file_sha256
+from .store_rows import EVAL_SETTING_PREFIX
+from .table import analyse_table, build_table
+
+REPORT_STEM = "mmlu_pro_correlation"
+DATA_FILE = f"{REPORT_STEM}_data.csv"
+STATS_FILE = f"{REPORT_STEM}_stats.csv"
+
+
+@dataclass(frozen=True)
+class ReportOutput:
+    """What :func:`generate_report` wrote, and the analysis behind it."""
+
+    out_dir: Path
+    files: tuple[Path, ...]
+    table: pd.DataFrame
+    analyses: tuple[stats.SettingAnalysis, ...]
+
+
+def regenerate_command(list_path: str, out_dir: str, interval: Interval, store_path: str | None,
+                       n_boot: int, n_perm: int, seed: int, interval_file: str | None = None) -> str:
+    """The command line that regenerates this report (options at their defaults left out)."""
+    parts = ["hf-interaction", "report", "--list", str(list_path), "--out", str(out_dir)]
+    if interval_file:
+        parts += ["--interval-file", str(interval_file)]
+    elif interval != DEFAULT_INTERVAL:
+        parts += ["--interval", f"{interval.lo:g}:{interval.hi:g}"]
+    parts += ["--store", str(store_path)] if store_path else ["--no-store"]
+    for flag, value, default in (("--n-boot", n_boot, stats.DEFAULT_N_BOOT),
+                                 ("--n-perm", n_perm, stats.DEFAULT_N_PERM),
+                                 ("--seed", seed, stats.DEFAULT_SEED)):
+        if value != default:
+            parts += [flag, str(value)]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def provenance(list_path: str | Path, table: pd.DataFrame, interval: Interval, store_desc: str,
+               command: str, n_boot: int, n_perm: int, seed: int) -> dict:
+    """Everything needed to know what this report was computed from."""
+    import matplotlib
+    import scipy
+    import seaborn
+
+    from .. import __version__
+
+    return {
+        "model list": f"`{list_path}` (sha256 `{file_sha256(list_path)}`)",
+        "interval": f"R_D/W ∈ [{interval.lo:g}, {interval.hi:g}] (centre {interval.centre:.4f}); "
+                    f"source: {interval.source}",
+        "parameter counts": table.attrs.get("params_source", ""),
+        "results store": store_desc,
+        "statistics": f"{n_boot} bootstrap resamples, {n_perm} permutations (exact enumeration when "
+                      f"n! ≤ {n_perm}), seed {seed}",
+        "software": f"hf-interaction {__version__}; numpy {np.__version__}, scipy {scipy.__version__}, "
+                    f"pandas {pd.__version__}, matplotlib {matplotlib.__version__}, "
+                    f"seaborn {seaborn.__version__}",
+        "regenerate": f"`{command}`",
+    }
+
+
+def generate_report(list_path: str | Path, out_dir: str | Path = "reports",
+                    interval: Interval = DEFAULT_INTERVAL, store=None, *,
+                    store_path: str | None = None, interval_file: str | None = None,
+                    n_boot: int = stats.DEFAULT_N_BOOT, n_perm: int = stats.DEFAULT_N_PERM,
+                    seed: int = stats.DEFAULT_SEED) -> ReportOutput:
+    """Compute and write the whole report; nothing is written unless everything succeeded.
+
+    Files: ``mmlu_pro_correlation.{md,html}``, the data table and statistics CSVs, and each figure
+    as PNG and SVG. Report files from an earlier run that this run does not produce (an AOFE figure
+    when the store no longer has audits) are removed so the directory never mixes runs.
+    ``store_path`` and ``interval_file`` only go into the regenerate command shown in the report.
+    """
+    from . import figures, render
+
+    for name, value in (("--n-boot", n_boot), ("--n-perm", n_perm)):
+        if value < 100:
+            raise UsageError(f"{name} must be at least 100, got {value}")
+    table = build_table(list_path, interval, store)
+    analyses = analyse_table(table, n_boot=n_boot, n_perm=n_perm, seed=seed)
+    command = regenerate_command(str(list_path), str(out_dir), interval, store_path, n_boot, n_perm, seed,
+                                 interval_file)
+    prov = provenance(list_path, table, interval, _describe_store(store, store_path, table), command,
+                      n_boot, n_perm, seed)
+    figs = figures.make_figures(table, analyses, interval)
+    files: dict[str, bytes] = {}
+    for name, (png, svg) in figs.items():
+        files[f"{name}.png"] = png
+        files[f"{name}.svg"] = svg
+    files[DATA_FILE] = render.table_csv(table).encode()
+    files[STATS_FILE] = render.stats_csv(analyses).encode()
+    doc = render.build_document(table, analyses, interval, prov, figs, DATA_FILE, STATS_FILE)
+    files[f"{REPORT_STEM}.md"] = to_markdown(doc).encode()
+    files[f"{REPORT_STEM}.html"] = to_html(doc, render.TITLE, {name: png for name, (png, _) in figs.items()}).encode()
+    out = output_dir(out_dir)
+    writers = {out / name: bytes_writer(files[name]) for name in sorted(files)}
+    stale = {f"{stem}.{ext}" for stem in figures.ALL_FIGURES for ext in ("png", "svg")} - files.keys()
+    writers.update({out / name: None for name in sorted(stale)})
+    written = write_together(writers)
+    return ReportOutput(out, tuple(written), table, tuple(analyses))
+
+
+def _describe_store(store, store_path: str | None, table: pd.DataFrame) -> str:
+    if store is None:
+        return "not used (`--no-store` or no store file): published scores only"
+    n_eval = int(table["mmlu_pro_setting"].str.startswith(EVAL_SETTING_PREFIX).sum())
+    n_audit = int(table["aofe"].notna().groupby(table["model_id"]).any().sum()) if "aofe" in table else 0
+    return (f"`{store_path or store.path}`: {n_eval} evaluation score(s) and audits of {n_audit} model(s) "
+            "used")
+
+
+def short_setting_summary(result: ReportOutput) -> list[str]:
+    """One console line per scoring setup: n and the short verdict."""
+    from .verdicts import short_verdict
+
+    return [f"{a.setting} (n = {a.n}): {short_verdict(a)}" for a in result.analyses]
