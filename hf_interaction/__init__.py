@@ -6,13 +6,7 @@ lm-evaluation-harness, and how a model's position relative to the efficient R_D/
 to its score. See DESIGN.md for definitions.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("hf-interaction")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0+unknown"
-
-from .interval import DEFAULT_INTERVAL, Interval, parse_interval  # noqa: E402
+from .interval import DEFAULT_INTERVAL, Interval, parse_interval
+from .version import __version__
 
 __all__ = ["__version__", "DEFAULT_INTERVAL", "Interval", "parse_interval"]

@@ -10,7 +10,6 @@ main process writes (store, files, resume state is per process).
 from __future__ import annotations
 
 import math
-import os
 import platform
 import time
 from dataclasses import asdict, dataclass
@@ -18,7 +17,6 @@ from pathlib import Path
 
 import torch
 
-from . import __version__
 from .adapters import find_parts, mlp_weights
 from .agop import AgopAccumulator, finalize, make_input_probes, make_output_probes
 from .agop.metrics import aofe_ratio
@@ -29,6 +27,7 @@ from .loading import LoadedModel, load_model
 from .model_function import CAUSAL_LM, ENCODER, OUTPUT_FUNCTION_DOC, OutputFunction
 from .preflight import check_embedding_path, check_widths
 from .probe import ProbeWindows, load_corpus_text, make_windows
+from .runtime import Progress, make_accelerator, package_versions
 from .shape import ENCODER_TYPES, shape_from_config, text_config_dict
 from .source import ModelRef, resolve_model
 from .store import SCHEMA_VERSION, Store
@@ -56,18 +55,6 @@ class AuditResult:
         return pd.DataFrame(self.layers)
 
 
-def package_versions() -> dict[str, str | None]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out: dict[str, str | None] = {"hf-interaction": __version__, "python": platform.python_version()}
-    for pkg in ("torch", "transformers", "accelerate", "lm_eval", "datasets"):
-        try:
-            out[pkg] = version(pkg.replace("_", "-") if pkg == "lm_eval" else pkg)
-        except PackageNotFoundError:
-            out[pkg] = None
-    return out
-
-
 def _model_kind(ref: ModelRef) -> str:
     cfg = text_config_dict(ref.config)
     archs = cfg.get("architectures") or []
@@ -75,45 +62,6 @@ def _model_kind(ref: ModelRef) -> str:
                                                   and cfg.get("model_type") in ENCODER_TYPES):
         return ENCODER
     return CAUSAL_LM
-
-
-def _accelerator(device: str | None):
-    """Accelerate's view of the processes. On a machine without an accelerator, cpu=True is what makes
-    a multi-process launch (torchrun / accelerate --multi_gpu) a gloo MULTI_CPU group rather than N
-    independent single processes."""
-    from accelerate import Accelerator
-
-    cpu = (device == "cpu") or not (torch.cuda.is_available() or _has_other_accelerator())
-    return Accelerator(cpu=cpu)
-
-
-def _has_other_accelerator() -> bool:
-    mps = getattr(torch.backends, "mps", None)
-    xpu = getattr(torch, "xpu", None)
-    return bool((mps and mps.is_available()) or (xpu and xpu.is_available()))
-
-
-class _Progress:
-    """Progress on the main process only: windows done, probes per window, ETA."""
-
-    def __init__(self, total: int, probes: int, enabled: bool, description: str):
-        self.enabled = enabled and os.environ.get("HF_INTERACTION_NO_PROGRESS") != "1"
-        if not self.enabled:
-            return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self._progress = Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(),
-                                  TextColumn(f"windows × {probes} probes"), TimeRemainingColumn(), transient=True)
-        self._progress.start()
-        self._task = self._progress.add_task("audit", total=total)
-
-    def advance(self, k: int = 1) -> None:
-        if self.enabled:
-            self._progress.advance(self._task, k)
-
-    def close(self) -> None:
-        if self.enabled:
-            self._progress.stop()
 
 
 def _scale_and_loss(fn: OutputFunction, windows: torch.Tensor, batch: int) -> dict[str, float]:
@@ -183,7 +131,7 @@ def run_audit(
     settings = settings.resolve_groups(text_config_dict(ref.config).get("vocab_size") or 1)
     corpus = load_corpus_text(settings.probe)
     key = settings.cache_key(corpus.sha256)
-    accelerator = _accelerator(device) if use_accelerate and device_map is None else None
+    accelerator = make_accelerator(device) if use_accelerate and device_map is None else None
     is_main = accelerator is None or accelerator.is_main_process
     if store is not None and not force:
         hit = store.get("audits", ref.model_id, ref.resolved_revision, key)
@@ -303,7 +251,7 @@ def load_for_audit(model: str | ModelRef, settings: AuditSettings, *, device: st
     the settings' dtype, on this process's device (or spread with ``device_map``)."""
     ref = model if isinstance(model, ModelRef) else resolve_model(model)
     if accelerator is None and device_map is None:
-        accelerator = _accelerator(device)
+        accelerator = make_accelerator(device)
     dev = device or (str(accelerator.device) if accelerator is not None else None)
     return load_model(ref, dtype=settings.dtype, device=None if device_map else dev, device_map=device_map,
                       allow_pickle=allow_pickle, trust_remote_code=trust_remote_code,
@@ -358,14 +306,14 @@ def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSe
                              "delete it or point --resume at a fresh directory")
         acc.load_state_dict(saved["accumulator"])
         done = list(saved["done"])
-    bar = _Progress(len(local) * world, settings.input_probes + settings.output_probes, progress,
-                    f"auditing ({world} process{'es' if world > 1 else ''})")
-    bar.advance(len(done) * world)
     jvp_method = settings.jvp_method
     notes: list[str] = list(parts.notes)
     todo = [w for w in local if w not in set(done)]
     t_start = time.perf_counter()
-    try:
+    with Progress(progress) as bar:
+        task = bar.add(f"auditing ({world} process{'es' if world > 1 else ''})", len(local) * world,
+                       f"windows × {settings.input_probes + settings.output_probes} probes")
+        bar.advance(task, len(done) * world)
         for count, i in enumerate(todo):
             with torch.no_grad():
                 e_i = parts.embedding(ids[i].to(fn.input_device)).detach().to(E_eff.dtype)
@@ -374,11 +322,9 @@ def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSe
             else:
                 acc.add_window(fn, e_i, U, R, E_eff, probe_batch=probe_batch, jvp_method=jvp_method, window_index=i)
             done.append(i)
-            bar.advance(world)
+            bar.advance(task, world)
             if state_file is not None and (count + 1) % save_every == 0:
                 _save_state(state_file, acc, done, _resume_key(settings, windows, world))
-    finally:
-        bar.close()
     elapsed = time.perf_counter() - t_start
     if accelerator is not None and world > 1:
         acc.all_reduce_(lambda t: accelerator.reduce(t, reduction="sum"))

@@ -6,10 +6,9 @@ half-written result.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from .errors import InputError
+from .outputs import json_text, output_dir, text_writer, write_together
 
 
 def _slug(model: str) -> str:
@@ -17,28 +16,22 @@ def _slug(model: str) -> str:
 
 
 def write_audit_files(record: dict, out_dir: Path) -> dict[str, Path]:
+    """``audit_<model>.json``, ``audit_<model>_layers.csv`` and ``audit_<model>_layer_profile.png`` in
+    ``out_dir``, all or nothing."""
     import pandas as pd
 
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create output directory {out_dir}: {exc.strerror}") from None
+    out = output_dir(out_dir)
     stem = f"audit_{_slug(record['model'])}"
     targets = {
-        "json": out_dir / f"{stem}.json",
-        "csv": out_dir / f"{stem}_layers.csv",
-        "png": out_dir / f"{stem}_layer_profile.png",
+        "json": out / f"{stem}.json",
+        "csv": out / f"{stem}_layers.csv",
+        "png": out / f"{stem}_layer_profile.png",
     }
-    tmp = {k: p.with_name(p.name + ".partial") for k, p in targets.items()}
-    try:
-        tmp["json"].write_text(json.dumps(record, indent=2, default=str))
-        pd.DataFrame(record["layers"]).to_csv(tmp["csv"], index=False)
-        plot_layer_profiles([record], tmp["png"])
-        for k, p in targets.items():
-            tmp[k].replace(p)
-    finally:
-        for p in tmp.values():
-            p.unlink(missing_ok=True)
+    write_together({
+        targets["json"]: text_writer(json_text(record)),
+        targets["csv"]: lambda tmp: pd.DataFrame(record["layers"]).to_csv(tmp, index=False),
+        targets["png"]: lambda tmp: plot_layer_profiles([record], tmp),
+    })
     return targets
 
 

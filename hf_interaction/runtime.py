@@ -46,7 +46,7 @@ def package_versions() -> dict[str, str | None]:
     shape the numbers (``null`` for a package that is not installed)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from . import __version__
+    from .version import __version__
 
     out: dict[str, str | None] = {"hf-interaction": __version__, "python": platform.python_version()}
     for pkg in PACKAGES:
