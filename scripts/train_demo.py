@@ -8,7 +8,8 @@ What it makes (in ``hf_interaction/data/demo/`` by default):
    ``PreTrainedTokenizerFast``;
 2. a tiny ``LlamaForCausalLM`` (4 blocks, width 128, 4 heads, FFN 512, tied embeddings; R_D/W =
    4/128 = 0.031, inside the default efficient interval [0.0204, 0.0645]) trained on the same 95%
-   with AdamW and a cosine schedule; the last 5% of the text is held out for a validation loss;
+   with the package's one training loop (``hf_interaction.training``: AdamW, warm-up then cosine);
+   the last 5% of the text is held out for a validation loss;
 3. ``model.safetensors`` + config + tokenizer files, and ``TRAINING.md`` recording how.
 
 Deterministic: fixed seed, fixed step count (never a time budget), fixed data order, and one torch
@@ -33,9 +34,10 @@ import tokenizers
 import torch
 import transformers
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast, get_cosine_schedule_with_warmup
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from hf_interaction.probe import builtin_corpus
+from hf_interaction.training import adamw, train_steps, validation_loss, warmup_cosine_schedule
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "hf_interaction" / "data" / "demo"
@@ -127,46 +129,24 @@ def batches(train: torch.Tensor, s: Settings):
             step += 1
 
 
-@torch.no_grad()
-def mean_loss(model: LlamaForCausalLM, rows: torch.Tensor, batch_size: int = 32) -> float:
-    """Mean next-token cross-entropy (nats/token) over all rows."""
-    model.eval()
-    total, count = 0.0, 0
-    for start in range(0, len(rows), batch_size):
-        batch = rows[start : start + batch_size]
-        n_targets = batch.numel() - len(batch)
-        total += model(input_ids=batch, labels=batch).loss.item() * n_targets
-        count += n_targets
-    model.train()
-    return total / count
-
-
 def train(model: LlamaForCausalLM, train_rows: torch.Tensor, val_rows: torch.Tensor, s: Settings) -> dict:
-    """AdamW + warmup/cosine for s.steps steps; returns the loss history and wall time."""
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": s.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=s.peak_lr,
-        betas=(0.9, 0.95),
-    )
-    schedule = get_cosine_schedule_with_warmup(optimizer, s.warmup_steps, s.steps)
-    model.train()
+    """The package's one training loop (``hf_interaction.training``): AdamW, transformers' warm-up +
+    cosine schedule to 0, gradient clipping, for s.steps steps; returns the loss history and wall time."""
+    optimizer = adamw(model, s.peak_lr, s.weight_decay)
+    schedule = warmup_cosine_schedule(optimizer, s.steps, s.warmup_steps, 0.0, warmup_from_zero=True)
     history, recent, started = [], [], time.perf_counter()
-    for step, batch in enumerate(batches(train_rows, s), start=1):
-        loss = model(input_ids=batch, labels=batch).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), s.grad_clip)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad(set_to_none=True)
-        recent.append(loss.item())
+
+    def evaluate(step: int, loss: float) -> None:
+        recent.append(loss)
         if step % s.eval_every == 0 or step == s.steps:
-            val = mean_loss(model, val_rows)
+            val = validation_loss(model, val_rows, batch=32)
             elapsed = time.perf_counter() - started
             history.append((step, sum(recent) / len(recent), val))
             print(f"step {step:5d}  train {history[-1][1]:.4f}  val {val:.4f}  {elapsed:6.1f}s", flush=True)
-            recent = []
+            recent.clear()
+
+    train_steps(model, batches(train_rows, s), lambda m, batch: m(input_ids=batch, labels=batch).loss, optimizer,
+                schedule, grad_clip=s.grad_clip, name="demo model", on_step=evaluate)
     return {"history": history, "seconds": time.perf_counter() - started}
 
 
