@@ -209,7 +209,7 @@ def test_micro_sweep_end_to_end_and_resume(tmp_path):
     interval = load_interval_file(out / "interval.json")
     assert interval.lo < interval.hi and "budget 5,000" in interval.source
     record = json.loads((out / "sweep.json").read_text())
-    assert "created_at" in record and "versions" in record
+    assert "created_at" in record and "created_utc" not in record and "versions" in record
     rows = record["rows"]
     assert len({r["val_windows_sha256"] for r in rows}) == 1 and len({r["train_stream_sha256"] for r in rows}) == 1
     assert all(r["aofe_ratio"] is not None and r["tokens_trained"] == rows[0]["tokens_trained"] for r in rows)

@@ -21,14 +21,13 @@ from typing import Any
 from ..errors import InputError
 from ..outputs import Writer, json_text, text_writer, write_json, write_together
 from ..runtime import Progress, package_versions
+from ..schema.spec import SCHEMA_VERSION
 from ..width_matching import WidthMatch, match_width
 from .checkpoints import is_finished, run_dir, save_checkpoint
 from .data import SweepData, prepare_data
 from .derive import derive_interval, interval_file_content, summarise
 from .settings import SweepSettings
 from .train import train_shape
-
-SWEEP_SCHEMA = 1
 
 Log = Callable[[str], None]
 
@@ -133,7 +132,7 @@ def run_sweep(settings: SweepSettings, out_dir: str | Path, *, store: Any = None
     summary = summarise(rows)
     derived = derive_interval(summary, settings.tolerance)
     record = {
-        "schema_version": SWEEP_SCHEMA, "kind": "sweep", "settings": {**asdict(settings),
+        "schema_version": SCHEMA_VERSION, "kind": "sweep", "settings": {**asdict(settings),
                                                                       "depths": sorted(settings.depths)},
         "train_key": settings.train_key(), "data": data.provenance(), "rows": rows, "summary": summary,
         "interval": derived, "interval_file": interval_file_content(derived, settings, data),
