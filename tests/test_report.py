@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import shlex
 import shutil
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from hf_interaction.store import Store
 REPO = Path(__file__).resolve().parents[1]
 BUNDLED = REPO / "model_lists" / "small_llms.csv"
 REFERENCE = REPO.parent / "shared" / "reference" / "small_llm_reference.csv"
+COMMITTED = REPO / "reports"
 EXPECTED = {f"{REPORT_STEM}.md", f"{REPORT_STEM}.html", DATA_FILE, STATS_FILE,
             "mmlu_pro_rdw_vs_score.png", "mmlu_pro_rdw_vs_score.svg",
             "mmlu_pro_residual_vs_distance.png", "mmlu_pro_residual_vs_distance.svg"}
@@ -91,6 +94,41 @@ def test_regeneration_is_byte_identical(report_runs):
     html = first[f"{REPORT_STEM}.html"].decode()
     assert "data:image/png;base64," in html and "<script" not in html and 'src="http' not in html
     assert "--n-boot 400 --n-perm 400" in first[f"{REPORT_STEM}.md"].decode()  # the regenerate command
+
+
+def _software_line(md: str) -> str:
+    return re.search(r"^- \*\*software:\*\* .*$", md, re.M).group(0)
+
+
+def test_committed_report_regenerates_byte_identically(tmp_path, monkeypatch):
+    """The committed reports/ is what its own regenerate line writes from the committed model list.
+
+    Every file is compared byte for byte when the installed numpy, scipy, pandas, matplotlib and
+    seaborn are the versions the report names; with other versions (the report's software line
+    differs) the CSVs and the Markdown apart from that line must still match, and the figures and
+    the HTML (which embeds the PNGs) are not compared: their bytes depend on the plotting stack.
+    """
+    committed_md = (COMMITTED / f"{REPORT_STEM}.md").read_text(encoding="utf-8")
+    args = shlex.split(re.search(r"\*\*regenerate:\*\* `([^`]+)`", committed_md).group(1))
+    assert args[:2] == ["hf-interaction", "report"] and "--no-store" in args  # committed files only
+    list_path, out = args[args.index("--list") + 1], args[args.index("--out") + 1]
+    (tmp_path / list_path).parent.mkdir(parents=True)
+    shutil.copy(REPO / list_path, tmp_path / list_path)
+    monkeypatch.chdir(tmp_path)
+    main(args[1:])
+    regenerated = _read_all(tmp_path / out)
+    assert set(regenerated) == EXPECTED
+    committed = {name: (COMMITTED / name).read_bytes() for name in EXPECTED}
+    for name in (DATA_FILE, STATS_FILE):
+        assert regenerated[name] == committed[name], f"{name} differs from the committed reports/{name}"
+    new_md = regenerated[f"{REPORT_STEM}.md"].decode()
+    same_versions = _software_line(new_md) == _software_line(committed_md)
+    assert new_md.replace(_software_line(new_md), _software_line(committed_md)) == committed_md
+    if not same_versions:
+        pytest.skip(f"figures and HTML not compared: installed versions differ from the report's "
+                    f"({_software_line(committed_md)})")
+    for name in sorted(EXPECTED):
+        assert regenerated[name] == committed[name], f"{name} differs from the committed reports/{name}"
 
 
 def test_every_listed_model_is_in_the_data_table(model_list, report_dir):
