@@ -361,3 +361,35 @@ def test_baseline_ratio_is_a_predictor_and_mixed_vocabularies_are_named(model_li
     for i, model in enumerate((qwen, smol)):
         assert table.loc[table["model_id"] == model, "diag_share_vs_baseline_log10"].eq(-1.0 - i).all()
     assert any("2 different vocabulary sizes" in n and "2 of 2 models" in n for n in table.attrs["notes"])
+
+
+@pytest.mark.parametrize("kind", ["evaluations", "audits"])
+def test_stored_record_without_its_documented_keys_is_refused(kind, model_list, tmp_path):
+    """The report reads an evaluation's ``acc`` and an audit's ``metrics.aofe_ratio``; it does not
+    look for look-alike keys, and says which record lacks them."""
+    from hf_interaction.errors import InputError
+
+    model = next(r["model_id"] for r in _list_rows(model_list) if r["mmlu_pro_score"].strip())
+    store = Store(tmp_path / "store.sqlite")
+    if kind == "evaluations":
+        store.put(kind, model, "abc123", {"task": "leaderboard_mmlu_pro", "num_fewshot": 5},
+                  {"task": "leaderboard_mmlu_pro", "metric": "acc", "accuracy": 0.3})
+    else:
+        store.put(kind, model, "abc123", {"preset": "cpu"}, {"metrics": {"aofe": 1.0, "ratio": 0.5}})
+    with pytest.raises(InputError) as info:
+        build_table(model_list, DEFAULT_INTERVAL, store)
+    message = info.value.one_line()
+    assert "\n" not in message and model in message
+    assert ("lacks acc" if kind == "evaluations" else "lacks aofe_ratio") in message
+
+
+def test_the_keys_the_report_reads_are_documented_record_keys():
+    from hf_interaction.report import store_rows
+    from hf_interaction.schema import schema_of
+
+    evaluation, audit = schema_of("evaluation").by_path(), schema_of("audit").by_path()
+    read = [*store_rows.EVAL_PAYLOAD_KEYS, *(f"settings.{k}" for k in (*store_rows.EVAL_SETTINGS_KEYS, "limit",
+                                                                        "subsample"))]
+    assert all(path in evaluation for path in read), [p for p in read if p not in evaluation]
+    read = [f"metrics.{k}" for k in (*store_rows.AUDIT_METRIC_KEYS, store_rows.BASELINE_METRIC, "output_function")]
+    assert all(path in audit for path in read), [p for p in read if p not in audit]

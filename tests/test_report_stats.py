@@ -202,6 +202,29 @@ def test_degenerate_bootstrap_resamples_are_dropped_not_reported_as_perfect():
     assert np.all(np.abs(values[np.isfinite(values)]) < 1 - 1e-9)
 
 
+def test_which_bootstrap_resamples_are_kept_does_not_depend_on_the_last_bits():
+    """Inputs one ulp apart (what another BLAS or libm gives), or a predictor in other units, keep
+    exactly the same resamples.
+
+    Tied predictor values make resamples where the predictor is constant (decided by comparing the
+    values, not by a centred sum of squares that is round-off); a score nearly monotone in size
+    makes resamples where the controls explain the score's ranks exactly.
+    """
+    logp = np.array([8.1, 8.3, 8.6, 8.9, 9.2, 9.5, 9.8])
+    score = 10.0 * logp + np.array([0.0, 0.1, -0.1, 0.2, 0.0, 3.0, -2.0])
+    x = np.array([0.3, 0.7, 0.3, 0.7, 0.3, 0.3, 0.9])
+    fams = ["a", "a", "b", "b", "c", "c", "c"]
+    index = S.bootstrap_indices(7, 2000, seed=3)
+    for key, stat in S.STATISTICS.items():
+        fam_arg = fams if stat.controls == "size+family" else None
+        kept = np.isfinite(S.bootstrap_values(key, x, score, logp, fam_arg, index=index))
+        assert 0 < kept.sum() < 2000, key  # the case has degenerate resamples to decide
+        for inputs in ((x * (1 + 2**-52), score, logp), (3.0 * x, score, logp), (7.0 * x, score, logp),
+                       (x, np.nextafter(score, np.inf), np.nextafter(logp, -np.inf))):
+            again = np.isfinite(S.bootstrap_values(key, *inputs, fam_arg, index=index))
+            assert np.array_equal(again, kept), key
+
+
 # ------------------------------------------------------------------ laws
 
 _scores = st.lists(st.integers(-1000, 1000), min_size=6, max_size=14, unique=True)

@@ -1,11 +1,11 @@
 """What the report reads from the results store: ``hf-interaction eval`` scores and
 ``hf-interaction audit`` metrics of the listed models.
 
-Only the documented keys of each record are read — an evaluation's ``task``, ``metric`` and ``acc``
-(a fraction; :class:`hf_interaction.evaluate.EvalResult`) with the ``num_fewshot``, ``limit`` and
-``subsample`` of its settings; an audit's ``metrics.aofe``, ``metrics.aofe_ratio`` and, with
-``--baseline init``, ``metrics.diag_share_vs_baseline_log10``. A record of a listed model that lacks
-them is refused with one InputError line rather than guessed at.
+Only documented keys (:mod:`hf_interaction.schema`) are read — an evaluation's ``task``, ``metric``
+and ``acc`` (a fraction) with the ``num_fewshot``, ``limit`` and ``subsample`` of its settings; an
+audit's ``metrics.aofe``, ``metrics.aofe_ratio``, ``metrics.output_function`` and, with ``--baseline
+init``, ``metrics.diag_share_vs_baseline_log10``. A record of a listed model that lacks them is
+refused with one InputError line rather than guessed at.
 """
 
 from __future__ import annotations
