@@ -53,3 +53,24 @@ def test_a_window_length_difference_is_still_a_mismatch(tmp_path):
     assert "window T (org/small-vocab: 256, org/large-vocab: 64)" in comp.warnings[1]
     with pytest.raises(InputError, match="T"):
         compare_models(["org/small-vocab", "org/large-vocab"], store=store, require_same_settings=True)
+
+
+def test_messages_say_what_an_unset_value_means(tmp_path):
+    """groups_per_half None (chosen from the vocabulary), a setting or window length a record lacks:
+    said in words in the notes, warnings and compare.md, never ``None``."""
+    from dataclasses import asdict
+
+    from hf_interaction.audit import AuditSettings
+    from hf_interaction.compare import render_markdown
+    from hf_interaction.compare.wording import settings_text
+
+    settings_b = {k: v for k, v in BASE.items() if k != "T"}
+    store = _store(tmp_path, {**BASE, "groups_per_half": 16}, {**settings_b, "groups_per_half": None})
+    comp = compare_models(["org/small-vocab", "org/large-vocab"], store=store)
+    note = next(n for n in comp.notes if "confidence intervals" in n)
+    assert "groups_per_half (org/small-vocab: 16, org/large-vocab: auto (chosen from the vocabulary" in note
+    assert "T (org/small-vocab: 256, org/large-vocab: not recorded)" in comp.warnings[0]
+    assert "window T (org/small-vocab: 256, org/large-vocab: not recorded)" in comp.warnings[1]
+    for text in [*comp.notes, *comp.warnings, render_markdown(comp)]:
+        assert "None" not in text
+    assert "None" not in settings_text(asdict(AuditSettings()).items())  # the `auditing ...` line of --run

@@ -114,25 +114,8 @@ def _command_line() -> str:
 
 
 def print_table(comparison) -> None:
-    """The side-by-side table, the interval and the notes, on stdout (warnings go to stderr)."""
-    from rich.console import Console
-    from rich.table import Table
+    """The side-by-side table, arranged for the terminal's width, the interval and the notes, on
+    stdout (warnings go to stderr)."""
+    from ..compare import print_comparison
 
-    from ..compare import table_cells
-
-    console = Console()
-    if not console.is_terminal:
-        console.width = max(console.width, 160)  # pipelines and logs: do not fold the table at 80 columns
-    header, body = table_cells(comparison)
-    iv = comparison.interval
-    table = Table(title=f"compare (deltas against {comparison.reference.label}; parameter counts as ratios ×)",
-                  title_justify="left")
-    for i, col in enumerate(header):
-        table.add_column(col, justify="left" if i == 0 else "right",
-                         style="dim" if col.startswith("Δ ") else None)
-    for row in body:
-        table.add_row(*row)
-    console.print(table)
-    console.print(f"interval: R_D/W ∈ [{iv.lo:g}, {iv.hi:g}] ({iv.source})", style="dim", highlight=False)
-    for note in comparison.notes + [n for m in comparison.models for n in m.notes]:
-        console.print(f"note: {note}", style="dim", highlight=False)
+    print_comparison(comparison)
