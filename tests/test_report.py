@@ -103,10 +103,11 @@ def _software_line(md: str) -> str:
 def test_committed_report_regenerates_byte_identically(tmp_path, monkeypatch):
     """The committed reports/ is what its own regenerate line writes from the committed model list.
 
-    Every file is compared byte for byte when the installed numpy, scipy, pandas, matplotlib and
-    seaborn are the versions the report names; with other versions (the report's software line
-    differs) the CSVs and the Markdown apart from that line must still match, and the figures and
-    the HTML (which embeds the PNGs) are not compared: their bytes depend on the plotting stack.
+    Every file is compared byte for byte when the installed numpy, scipy, pandas, matplotlib (with
+    its bundled freetype), seaborn and pillow are the versions the report names; with other versions
+    (the report's software line differs) the CSVs and the Markdown apart from that line must still
+    match, and the figures and the HTML (which embeds the PNGs) are not compared: their bytes depend
+    on the plotting stack.
     """
     committed_md = (COMMITTED / f"{REPORT_STEM}.md").read_text(encoding="utf-8")
     args = shlex.split(re.search(r"\*\*regenerate:\*\* `([^`]+)`", committed_md).group(1))

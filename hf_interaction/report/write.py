@@ -56,6 +56,7 @@ def provenance(list_path: str | Path, table: pd.DataFrame, interval: Interval, s
                command: str, n_boot: int, n_perm: int, seed: int) -> dict:
     """Everything needed to know what this report was computed from."""
     import matplotlib
+    import PIL
     import scipy
     import seaborn
 
@@ -71,7 +72,7 @@ def provenance(list_path: str | Path, table: pd.DataFrame, interval: Interval, s
                       f"n! ≤ {n_perm}), seed {seed}",
         "software": f"hf-interaction {__version__}; numpy {np.__version__}, scipy {scipy.__version__}, "
                     f"pandas {pd.__version__}, matplotlib {matplotlib.__version__}, "
-                    f"seaborn {seaborn.__version__}",
+                    f"seaborn {seaborn.__version__}, pillow {PIL.__version__} (writes the PNGs)",
         "regenerate": f"`{command}`",
     }
 
