@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..interval import Interval
 from ..numbers import sig, signed
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Parameter counts differ multiplicatively between models: their delta is a ratio (B / A).
 RATIO_DELTAS = ("total_params", "non_embedding_params")
@@ -165,7 +168,7 @@ class Comparison:
         }
         return [{**(v := m.values()), **deltas(ref, v), **common} for m in self.models]
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """The rows as a pandas DataFrame (one row per model)."""
         import pandas as pd
 

@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .comparison import Comparison
 from .render import interval_text
 from .table import table_cells
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 NON_TERMINAL_WIDTH = 80
 QUANTITY_MIN = 20  # the quantity labels wrap down to this width ("log10 D/F over fresh init [CI]" in two lines)
@@ -146,7 +150,7 @@ def layout(comparison: Comparison, width: int) -> tuple[str, list[Panel]]:
     return "per model", panels
 
 
-def terminal_width(console) -> int:
+def terminal_width(console: Console) -> int:
     """The width to lay the table out for: the terminal's (``COLUMNS`` honoured), else 80."""
     if console.is_terminal or os.environ.get("COLUMNS", "").isdigit():
         return console.width
