@@ -15,6 +15,7 @@ from ..document import to_html, to_markdown
 from ..errors import UsageError
 from ..interval import DEFAULT_INTERVAL, Interval
 from ..outputs import bytes_writer, output_dir, write_together
+from ..runtime import package_versions
 from . import stats
 from .inputs import file_sha256
 from .store_rows import EVAL_SETTING_PREFIX
@@ -60,8 +61,6 @@ def provenance(list_path: str | Path, table: pd.DataFrame, interval: Interval, s
     import scipy
     import seaborn
 
-    from .. import __version__
-
     return {
         "model list": f"`{list_path}` (sha256 `{file_sha256(list_path)}`)",
         "interval": f"R_D/W ∈ [{interval.lo:g}, {interval.hi:g}] (centre {interval.centre:.4f}); "
@@ -70,8 +69,8 @@ def provenance(list_path: str | Path, table: pd.DataFrame, interval: Interval, s
         "results store": store_desc,
         "statistics": f"{n_boot} bootstrap resamples, {n_perm} permutations (exact enumeration when "
                       f"n! ≤ {n_perm}), seed {seed}",
-        "software": f"hf-interaction {__version__}; numpy {np.__version__}, scipy {scipy.__version__}, "
-                    f"pandas {pd.__version__}, matplotlib {matplotlib.__version__}, "
+        "software": f"hf-interaction {package_versions()['hf-interaction']}; numpy {np.__version__}, "
+                    f"scipy {scipy.__version__}, pandas {pd.__version__}, matplotlib {matplotlib.__version__}, "
                     f"seaborn {seaborn.__version__}, pillow {PIL.__version__} (writes the PNGs)",
         "regenerate": f"`{command}`",
     }
