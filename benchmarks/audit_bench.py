@@ -114,7 +114,7 @@ def main() -> None:
 
     def new_acc():
         return AgopAccumulator(seq_len=args.T, hidden_size=d, vocab_size=V, n_layers=args.layers,
-                               n_input_probes=args.I, n_output_probes=args.O, device=dev)
+                               input_probes=args.I, output_probes=args.O, device=dev)
 
     costs = unit_costs(fn, embeds[0], dev)
     minimum = costs["t_f"] + args.I * costs["t_jvp"] + (args.I + args.O) * costs["t_vjp"]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .interval import DEFAULT_INTERVAL, Interval
 from .model_list import read_model_list
+from .runtime import record_header
 from .shape import shape_from_config, shape_from_fields
 from .source import resolve_model
 from .store import Store  # noqa: F401 (also part of the API)
@@ -29,7 +30,7 @@ def shape(spec: str, *, interval: Interval = DEFAULT_INTERVAL, store: Store | No
     if store is not None:
         settings = {"interval": [interval.lo, interval.hi]}
         store.put("shapes", ref.model_id, ref.resolved_revision, settings,
-                  {**result, "interval": interval.to_dict(), "provenance": ref.provenance()})
+                  {**record_header(), **result, "interval": interval.to_dict(), "provenance": ref.provenance()})
     return result
 
 

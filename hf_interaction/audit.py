@@ -27,10 +27,10 @@ from .loading import LoadedModel, load_model
 from .model_function import CAUSAL_LM, ENCODER, OUTPUT_FUNCTION_DOC, OutputFunction
 from .preflight import check_embedding_path, check_widths
 from .probe import ProbeWindows, load_corpus_text, make_windows
-from .runtime import Progress, make_accelerator, package_versions
+from .runtime import Progress, make_accelerator, record_header
 from .shape import ENCODER_TYPES, shape_from_config, text_config_dict
 from .source import ModelRef, resolve_model
-from .store import SCHEMA_VERSION, Store
+from .store import Store
 
 
 @dataclass
@@ -168,7 +168,7 @@ def run_audit(
 
     wall = time.perf_counter() - t0
     record.update({
-        "schema_version": SCHEMA_VERSION,
+        **record_header(),
         "model": ref.model_id,
         "revision": ref.resolved_revision,
         "provenance": ref.provenance(),
@@ -185,8 +185,6 @@ def run_audit(
             "torch_threads": torch.get_num_threads(),
             "peak_rss_gb": _peak_rss_gb(),
         },
-        "versions": package_versions(),
-        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     })
     if store is not None:
         store.put("audits", ref.model_id, ref.resolved_revision, key, record)
@@ -291,8 +289,8 @@ def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSe
     U = make_input_probes(settings.T, V, settings.input_probes, E_eff, settings.seed).to(E_eff.dtype)
     R = make_output_probes(out_dim, settings.output_probes, settings.seed).to(device=acc_device, dtype=E_eff.dtype)
     acc = AgopAccumulator(seq_len=settings.T, hidden_size=width, embed_size=d_embed, vocab_size=V,
-                          n_layers=len(parts.blocks), n_input_probes=settings.input_probes,
-                          n_output_probes=settings.output_probes, groups_per_half=settings.groups_per_half,
+                          n_layers=len(parts.blocks), input_probes=settings.input_probes,
+                          output_probes=settings.output_probes, groups_per_half=settings.groups_per_half,
                           output_size=out_dim, window_groups=settings.window_groups,
                           diag_window_groups=settings.window_groups if settings.diag_cells_fit(V) else 0,
                           cell_dtype=torch.float64 if settings.dtype == "float64" else torch.float32,

@@ -16,7 +16,7 @@ from .errors import InputError, UsageError
 DEFAULT_SOURCE = (
     "paper authors' fixed-budget next-token sweeps (byte-level WikiText-103, budgets 1M-3M params): "
     "shapes within 2% of the best test loss at every budget; arXiv 2605.27989, repository "
-    "wenjie1835/Interaction_Law @853f922 (reports/reference/paper_ntp_sweep.csv)"
+    "wenjie1835/Interaction_Law @853f922 (hf_interaction/data/reference/paper_ntp_sweep.csv)"
 )
 
 

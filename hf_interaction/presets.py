@@ -26,9 +26,14 @@ SWEEP_AUDIT_PRESETS = ("tiny", "small", "micro", "none")
 INTERVAL_ONLY_SETTINGS = frozenset({"groups_per_half", "n_boot", "jvp_method", "baseline", "baseline_seeds"})
 
 
+#: Entries of an audit's cache key that version the record's format (``AuditSettings.cache_key``), not
+#: the measurement: audits that differ only in these measured the same thing the same way.
+RECORD_FORMAT_KEYS = frozenset({"schema_version", "metrics_version"})
+
+
 def comparable_settings(settings: dict) -> dict:
     """The audit settings that change the point estimates (windows, probes, T, n, seed, dtype, corpus)."""
-    return {k: v for k, v in settings.items() if k not in INTERVAL_ONLY_SETTINGS}
+    return {k: v for k, v in settings.items() if k not in INTERVAL_ONLY_SETTINGS | RECORD_FORMAT_KEYS}
 
 #: Population estimates (agop/population.py): window i is in group (global index) mod this many
 #: groups, or n groups when there are fewer windows.

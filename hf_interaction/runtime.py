@@ -57,6 +57,20 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
+def utc_now() -> str:
+    """The time stamp of every record: UTC, ISO 8601, to the second."""
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def record_header() -> dict:
+    """The keys every record starts with (docs/schema.md): schema version, creation time, versions."""
+    from .schema.spec import SCHEMA_VERSION
+
+    return {"schema_version": SCHEMA_VERSION, "created_at": utc_now(), "versions": package_versions()}
+
+
 def progress_enabled(requested: bool) -> bool:
     return requested and os.environ.get(NO_PROGRESS_ENV) != "1"
 

@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     family = {}
     for name, depth in MEMBERS.items():
         row = by_depth[depth]
-        src = args.work / "shapes" / row["run"]
+        src = args.work / "shapes" / row["run_dir"]
         dst = args.out / name
         if dst.exists():
             shutil.rmtree(dst)

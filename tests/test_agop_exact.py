@@ -185,8 +185,8 @@ def run_estimator(
         hidden_size=D_MODEL,
         vocab_size=V,
         n_layers=N_LAYERS,
-        n_input_probes=I,
-        n_output_probes=O,
+        input_probes=I,
+        output_probes=O,
         groups_per_half=groups_per_half,
     )
     for e in micro.windows(windows):
@@ -330,8 +330,8 @@ def many_probes(micro):
         hidden_size=D_MODEL,
         vocab_size=V,
         n_layers=N_LAYERS,
-        n_input_probes=I,
-        n_output_probes=O,
+        input_probes=I,
+        output_probes=O,
         groups_per_half=100,
     )
     for i in windows:
@@ -366,8 +366,8 @@ def test_nfa_from_exact_mlp_agop_matches_direct_computation(micro):
         hidden_size=D_MODEL,
         vocab_size=V,
         n_layers=N_LAYERS,
-        n_input_probes=1,
-        n_output_probes=O,
+        input_probes=1,
+        output_probes=O,
         groups_per_half=1,
     )
     state = acc.state_dict()
@@ -402,7 +402,7 @@ def test_nfa_not_available_is_reported_not_skipped(micro):
     fwd = LlamaForward(micro.model, micro.forward.scale, with_mlp=False)
     try:
         acc = AgopAccumulator(
-            seq_len=T, hidden_size=D_MODEL, vocab_size=V, n_layers=N_LAYERS, n_input_probes=2, n_output_probes=4
+            seq_len=T, hidden_size=D_MODEL, vocab_size=V, n_layers=N_LAYERS, input_probes=2, output_probes=4
         )
         U, R = make_input_probes(T, V, 2, micro.E, 0), make_output_probes(V, 4, 0)
         acc.add_window(fwd, micro.windows([0])[0], U, R, micro.E)
@@ -434,7 +434,7 @@ def test_forward_double_backward_and_naive_paths_agree(micro):
 
     def new():
         return AgopAccumulator(
-            seq_len=T, hidden_size=D_MODEL, vocab_size=V, n_layers=N_LAYERS, n_input_probes=I, n_output_probes=O
+            seq_len=T, hidden_size=D_MODEL, vocab_size=V, n_layers=N_LAYERS, input_probes=I, output_probes=O
         )
 
     fast, double, naive = new(), new(), new()
@@ -491,8 +491,8 @@ def test_nan_weight_raises_numerical_error():
         hidden_size=D_MODEL,
         vocab_size=V,
         n_layers=N_LAYERS,
-        n_input_probes=2,
-        n_output_probes=2,
+        input_probes=2,
+        output_probes=2,
         groups_per_half=1,
     )
     U, R = make_input_probes(T, V, 2, E, 0), make_output_probes(V, 2, 0)
@@ -530,7 +530,7 @@ def test_exact_reference_is_sane(micro):
 def test_misuse_is_rejected(micro):
     with pytest.raises(ValueError, match="divide"):
         AgopAccumulator(
-            seq_len=T, hidden_size=D_MODEL, vocab_size=V, n_layers=N_LAYERS, n_input_probes=2, n_output_probes=6
+            seq_len=T, hidden_size=D_MODEL, vocab_size=V, n_layers=N_LAYERS, input_probes=2, output_probes=6
         )
     acc = run_estimator(micro, 2, 4, 0, groups_per_half=1, windows=[])
     U, R = make_input_probes(T, V, 2, micro.E, 0), make_output_probes(V, 4, 0)

@@ -11,6 +11,7 @@ import pytest
 import torch
 from tiny_models import FAMILIES, save_tiny
 
+from hf_interaction import schema
 from hf_interaction.audit import AuditSettings, run_audit
 from hf_interaction.store import Store
 
@@ -63,6 +64,7 @@ def test_provenance_fields(llama_dir, tmp_path):
     assert rec["probe"]["windows_sha256"] and rec["runtime"]["num_processes"] == 1
     assert rec["runtime"]["attn_implementation"] == "eager"
     assert {"torch", "transformers", "accelerate", "hf-interaction"} <= rec["versions"].keys()
+    assert schema.problems("audit", rec) == []  # every key documented, with its type
     files = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert len(files) == 3 and not any(f.endswith(".partial") for f in files)
     assert json.loads((tmp_path / "out" / files[0]).read_text())["metrics"] == rec["metrics"]

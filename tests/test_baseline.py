@@ -6,6 +6,7 @@ import pytest
 import torch
 from tiny_models import save_tiny
 
+from hf_interaction import schema
 from hf_interaction.audit import AuditSettings, load_for_audit, run_audit
 from hf_interaction.baseline import fresh_init
 
@@ -34,6 +35,7 @@ def test_fresh_init_is_seeded_and_differs_between_seeds(llama_dir):
 
 
 def test_baseline_block_uses_the_same_windows_and_probes(record):
+    assert schema.problems("audit", record) == []  # the baseline's keys are documented too
     base = record["baseline"]
     assert base["kind"] == "init" and base["init_seeds"] == [42, 43]
     assert base["windows_sha256"] == record["probe"]["windows_sha256"]
@@ -41,7 +43,7 @@ def test_baseline_block_uses_the_same_windows_and_probes(record):
     runs = base["runs"]
     assert len(runs) == 2 and runs[0]["metrics"]["diag_share"] != runs[1]["metrics"]["diag_share"]
     for run in runs:  # the same probe counts and bootstrap, another model
-        assert run["metrics"]["n_input_probes"] == record["metrics"]["n_input_probes"]
+        assert run["metrics"]["input_probes"] == record["metrics"]["input_probes"]
         assert run["metrics"]["f_hat"] != record["metrics"]["f_hat"]
     assert len(base["layers"]) == len(record["layers"])
     assert all(layer["nfa_offdiag_seeds"][0] != layer["nfa_offdiag_seeds"][1] for layer in base["layers"])

@@ -15,6 +15,7 @@ import pytest
 import torch
 from tiny_models import FAMILIES, VOCAB, train_tokenizer
 
+from hf_interaction import schema
 from hf_interaction.audit import AuditSettings, run_audit
 from hf_interaction.compare import AuditMatch, compare_models
 from hf_interaction.interval import Interval
@@ -109,6 +110,7 @@ def test_compare_json_deltas_and_files(models, stores, run_cli, tmp_path):
     res = run_cli("compare", models["shallow"], models["deep"], "--store", stores["ab"], "--json", "--out", out)
     assert res.returncode == 0, res.stderr
     data = json.loads(res.stdout)
+    assert schema.problems("comparison", data) == []  # every key documented, with its type
     shallow, deep = data["models"]
     assert (shallow["label"], deep["label"]) == ("shallow", "deep") and data["reference"] == "shallow"
     assert data["settings_mismatch"] == [] and "warning" not in res.stderr

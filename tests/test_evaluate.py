@@ -24,6 +24,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hf_interaction import schema
 from hf_interaction.evaluation import (
     HUB_DATASET,
     TASKS,
@@ -359,7 +360,9 @@ def test_cli_json_table_out_store_hit_and_force(tiny_dir, baseline, tmp_path, ca
     first = json.loads(out)
     assert first["acc"] == baseline.acc and first["cached"] is False
     assert "24 questions" in err and "240 log-likelihood requests" in err
-    assert first["versions"]["lm_eval"] == first["lm_eval_version"] and first["run"]["num_processes"] == 1
+    assert first["versions"]["lm_eval"] and first["runtime"]["num_processes"] == 1
+    assert first["runtime"]["wall_time_s"] > 0
+    assert schema.problems("evaluation", first) == []  # every key documented, with its type
     (written,) = (tmp_path / "out").glob("*.json")
     assert json.loads(written.read_text()) == {k: v for k, v in first.items() if k != "cached"}
     code, out, err = _cli(capsys, *args)
@@ -470,7 +473,7 @@ def test_two_processes_agree_with_one(tiny_dir, baseline, tmp_path):
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     two = json.loads(res.stdout)
-    assert two["run"]["num_processes"] == 2
+    assert two["runtime"]["num_processes"] == 2
     assert two["acc"] == baseline.acc and two["n_questions"] == 24
     assert two["categories"] == baseline.categories and two["requests_hash"] == baseline.requests_hash
     assert res.stderr.count("over 2 processes") == 1

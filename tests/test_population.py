@@ -27,8 +27,8 @@ from hf_interaction.agop import (
 
 def _run(micro, idx, I, O, seed, m=2):  # noqa: E741
     U, R = make_input_probes(T, V, I, micro.E, seed), make_output_probes(V, O, seed)
-    acc = AgopAccumulator(seq_len=T, hidden_size=D_MODEL, vocab_size=V, n_layers=N_LAYERS, n_input_probes=I,
-                          n_output_probes=O, groups_per_half=m, window_groups=min(len(idx), 8))
+    acc = AgopAccumulator(seq_len=T, hidden_size=D_MODEL, vocab_size=V, n_layers=N_LAYERS, input_probes=I,
+                          output_probes=O, groups_per_half=m, window_groups=min(len(idx), 8))
     for e in micro.windows(idx):
         acc.add_window(micro.forward, e, U, R, micro.E)
     return finalize(acc, embedding_gram(micro.E), None, n_boot=400, seed=seed)

@@ -67,7 +67,7 @@ def _accumulated_G_times(fn, parts, windows, z: torch.Tensor, hidden: int) -> to
     E = parts.E_eff
     T, V = z.shape
     acc = AgopAccumulator(seq_len=T, hidden_size=hidden, embed_size=E.shape[1], vocab_size=V,
-                          n_layers=len(parts.blocks), n_input_probes=1, n_output_probes=4, groups_per_half=2)
+                          n_layers=len(parts.blocks), input_probes=1, output_probes=4, groups_per_half=2)
     U = (z @ E)[None]
     R = make_output_probes(V, 4, 0)
     for ids in windows:
@@ -198,8 +198,8 @@ def test_projected_embeddings_are_measured_in_embedding_space_exactly():
 
 
 def test_block_width_mismatch_is_refused_not_folded():
-    acc = AgopAccumulator(seq_len=3, hidden_size=16, vocab_size=8, n_layers=1, n_input_probes=2,
-                          n_output_probes=4, groups_per_half=2)
+    acc = AgopAccumulator(seq_len=3, hidden_size=16, vocab_size=8, n_layers=1, input_probes=2,
+                          output_probes=4, groups_per_half=2)
     with pytest.raises(ValueError, match="width 32"):
         acc._add_layer_halves(slice(0, 4), [torch.zeros(4, 3, 32)])
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hf_interaction import schema
 from hf_interaction.byte_tokenizer import BYTE_VOCAB_SIZE, build_byte_tokenizer, encode_bytes
 from hf_interaction.errors import InputError, UsageError
 from hf_interaction.interval import load_interval_file
@@ -210,6 +211,7 @@ def test_micro_sweep_end_to_end_and_resume(tmp_path):
     assert interval.lo < interval.hi and "budget 5,000" in interval.source
     record = json.loads((out / "sweep.json").read_text())
     assert "created_at" in record and "created_utc" not in record and "versions" in record
+    assert schema.problems("sweep", record) == []  # every key documented, with its type
     rows = record["rows"]
     assert len({r["val_windows_sha256"] for r in rows}) == 1 and len({r["train_stream_sha256"] for r in rows}) == 1
     assert all(r["aofe_ratio"] is not None and r["tokens_trained"] == rows[0]["tokens_trained"] for r in rows)

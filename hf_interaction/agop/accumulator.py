@@ -57,8 +57,8 @@ _CONFIG_NAMES = (
     "vocab_size",
     "output_size",
     "n_layers",
-    "n_input_probes",
-    "n_output_probes",
+    "input_probes",
+    "output_probes",
     "groups_per_half",
     "window_groups",
     "diag_window_groups",
@@ -103,8 +103,8 @@ class AgopAccumulator:
         hidden_size: int,
         vocab_size: int,
         n_layers: int,
-        n_input_probes: int,
-        n_output_probes: int,
+        input_probes: int,
+        output_probes: int,
         groups_per_half: int = 2,
         output_size: int | None = None,
         embed_size: int | None = None,
@@ -114,18 +114,18 @@ class AgopAccumulator:
         device: torch.device | str = "cpu",
         chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
     ) -> None:
-        if n_input_probes < 1:
+        if input_probes < 1:
             raise ValueError("need at least one input probe")
-        if n_output_probes < 2 or n_output_probes % 2:
-            raise ValueError(f"the number of output probes must be even and ≥ 2, got {n_output_probes}")
-        if groups_per_half < 1 or (n_output_probes // 2) % groups_per_half:
+        if output_probes < 2 or output_probes % 2:
+            raise ValueError(f"the number of output probes must be even and ≥ 2, got {output_probes}")
+        if groups_per_half < 1 or (output_probes // 2) % groups_per_half:
             raise ValueError(
-                f"groups_per_half={groups_per_half} must divide the {n_output_probes // 2} probes of a half"
+                f"groups_per_half={groups_per_half} must divide the {output_probes // 2} probes of a half"
             )
         self.seq_len, self.hidden_size, self.vocab_size = seq_len, hidden_size, vocab_size
         self.output_size = vocab_size if output_size is None else output_size
         self.embed_size = hidden_size if embed_size is None else embed_size
-        self.n_layers, self.n_input_probes, self.n_output_probes = n_layers, n_input_probes, n_output_probes
+        self.n_layers, self.input_probes, self.output_probes = n_layers, input_probes, output_probes
         self.groups_per_half = groups_per_half
         if window_groups < 1:
             raise ValueError(f"window_groups must be at least 1, got {window_groups}")
@@ -142,12 +142,12 @@ class AgopAccumulator:
         T, d, V, L, f64 = seq_len, hidden_size, vocab_size, n_layers, torch.float64
         kw = {"device": self.device}
         self.window_count = torch.zeros((), dtype=torch.int64, **kw)
-        self.input_vjp_sums = torch.zeros(n_input_probes, T, self.embed_size, dtype=f64, **kw)
+        self.input_vjp_sums = torch.zeros(input_probes, T, self.embed_size, dtype=f64, **kw)
         self.diag_group_sums = torch.zeros(2 * groups_per_half, T, V, dtype=cell_dtype, **kw)
         self.layer_half_sums = torch.zeros(L, 2, d, d, dtype=f64, **kw)
         self.mlp_input_sums = torch.zeros(L, d, d, dtype=f64, **kw)
         self.mlp_window_counts = torch.zeros(L, dtype=torch.int64, **kw)
-        W, I = window_groups, n_input_probes  # noqa: E741
+        W, I = window_groups, input_probes  # noqa: E741
         self.window_group_counts = torch.zeros(W, dtype=torch.int64, **kw)
         self.input_vjp_group_sums = torch.zeros(W, I, T, self.embed_size, dtype=f64, **kw)
         self.input_vjp_self_sums = torch.zeros(W, I, dtype=f64, **kw)
@@ -163,7 +163,7 @@ class AgopAccumulator:
     @property
     def group_size(self) -> int:
         """Output probes per diagonal group: O / (2m)."""
-        return self.n_output_probes // (2 * self.groups_per_half)
+        return self.output_probes // (2 * self.groups_per_half)
 
     def config(self) -> dict[str, int]:
         """The integers that fix the accumulator's shapes and probe layout."""
@@ -175,10 +175,10 @@ class AgopAccumulator:
         T, d, V = self.seq_len, self.embed_size, self.vocab_size
         if tuple(e_i.shape) != (T, d):
             raise ValueError(f"window embeddings must be T×d = {T}×{d}, got {tuple(e_i.shape)}")
-        if tuple(U.shape) != (self.n_input_probes, T, d):
-            raise ValueError(f"input probes must be {self.n_input_probes}×{T}×{d}, got {tuple(U.shape)}")
-        if tuple(R.shape) != (self.n_output_probes, self.output_size):
-            raise ValueError(f"output probes must be {self.n_output_probes}×{self.output_size}, got {tuple(R.shape)}")
+        if tuple(U.shape) != (self.input_probes, T, d):
+            raise ValueError(f"input probes must be {self.input_probes}×{T}×{d}, got {tuple(U.shape)}")
+        if tuple(R.shape) != (self.output_probes, self.output_size):
+            raise ValueError(f"output probes must be {self.output_probes}×{self.output_size}, got {tuple(R.shape)}")
         if tuple(E_eff.shape) != (V, d):
             raise ValueError(f"E_eff must be {V}×{d}, got {tuple(E_eff.shape)}")
 
@@ -212,10 +212,10 @@ class AgopAccumulator:
         else:
             raise ValueError(f"unknown jvp_method {jvp_method!r}: use 'forward' or 'double_backward'")
         group = self._group(window_index)
-        for sl in _batches(self.n_input_probes, probe_batch):
+        for sl in _batches(self.input_probes, probe_batch):
             self._add_input_vjps(sl, jvp_vjp(forward, e_i, U[sl]), group, E_eff)
         mlp_seen: set[int] = set()
-        for sl in _batches(self.n_output_probes, probe_batch):
+        for sl in _batches(self.output_probes, probe_batch):
             grads = output_probe_grads(forward, e_i, R[sl], self.n_layers)
             mlp_seen |= self._add_output_grads(sl, grads, E_eff, group)
         self._count_window(mlp_seen, group)
@@ -294,7 +294,7 @@ class AgopAccumulator:
 
     def _add_layer_halves(self, sl: slice, grads: list[torch.Tensor]) -> None:
         """Per block and half: Σ_{k∈half∩sl} Σ_t g gᵀ (d×d, float64)."""
-        half_ranges = self._ranges(sl, self.n_output_probes // 2)
+        half_ranges = self._ranges(sl, self.output_probes // 2)
         for layer, grad in enumerate(grads):
             self._check_width(grad, f"the input of block {layer}")
             g64 = grad.to(device=self.device, dtype=torch.float64)

@@ -99,7 +99,7 @@ def _bootstrap_fd(per_probe: np.ndarray, pair: np.ndarray, traces: np.ndarray, n
 
 def _layer_profile(acc: AgopAccumulator, layer: int) -> dict[str, Any]:
     """Split-half F, D, AOFE, AOFE-ratio, trace and effective rank of block ``layer``'s AGOP."""
-    per_half = acc.n_windows * (acc.n_output_probes // 2)
+    per_half = acc.n_windows * (acc.output_probes // 2)
     g1 = acc.layer_half_sums[layer, 0] / per_half
     g2 = acc.layer_half_sums[layer, 1] / per_half
     f, d = split_half_energies(g1, g2)
@@ -139,7 +139,7 @@ def _nfa(acc: AgopAccumulator, layer: int, weights: torch.Tensor | Sequence[torc
     count = int(acc.mlp_window_counts[layer])
     if count == 0:
         return {"nfa_offdiag": None, "nfa_full": None, "nfa_note": _NO_MLP_GRAD_NOTE}
-    agop = (acc.mlp_input_sums[layer] / (count * acc.n_output_probes)).cpu()
+    agop = (acc.mlp_input_sums[layer] / (count * acc.output_probes)).cpu()
     root = psd_sqrt(agop)
     gram = _weight_gram(weights, layer, acc.hidden_size)
     off, full = pearson_offdiag(root, gram), pearson_full(root, gram)
@@ -232,8 +232,8 @@ def finalize(
         "n_boot": n_boot,
         "bootstrap_seed": seed,
         "n_windows": n,
-        "n_input_probes": acc.n_input_probes,
-        "n_output_probes": acc.n_output_probes,
+        "input_probes": acc.input_probes,
+        "output_probes": acc.output_probes,
         "groups_per_half": acc.groups_per_half,
         # Unbiased for the AGOP of the probe corpus rather than of these n windows (population.py).
         "population": population_metrics(acc, E_gram, n_boot=n_boot, seed=seed, ci_level=ci_level,

@@ -11,7 +11,7 @@ from ..errors import UsageError
 from ..gguf_file import PACKAGED_GGUF
 from ..presets import PRESETS
 from ..source import EMBEDDED
-from .common import emit_json, get_interval, interval_options, open_store, store_option
+from .common import emit_json, get_interval, interval_options, open_store, safety_options, store_option
 from .options import settings_options
 
 #: The audit settings the command takes, in --help order (declared once, on AuditSettings).
@@ -39,8 +39,7 @@ AUDIT_FLAGS = ("T", "n", "input_probes", "output_probes", "groups_per_half", "se
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False), default=None,
               help="Save accumulator state here every few windows and resume from it.")
 @click.option("--force", is_flag=True, help="Recompute even if the store holds this exact audit.")
-@click.option("--allow-pickle", is_flag=True, help="Allow pickle (.bin) weights; they can run code.")
-@click.option("--trust-remote-code", is_flag=True, help="Run model code from the repository (off by default).")
+@safety_options()
 @interval_options
 @store_option
 @click.option("--no-store", is_flag=True, help="Do not read or write the results store.")

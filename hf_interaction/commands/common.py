@@ -37,6 +37,20 @@ def get_interval(interval_text: str | None, interval_file: str | None) -> Interv
     return resolve_interval(interval_text, interval_file)
 
 
+def safety_options(when: str = "") -> Callable[[Callable], Callable]:
+    """``--allow-pickle`` and ``--trust-remote-code``, off by default (README: Safety); ``when`` says
+    when they apply (e.g. "for --run")."""
+    suffix = f" {when}" if when else ""
+
+    def decorate(func: Callable) -> Callable:
+        func = click.option("--trust-remote-code", is_flag=True,
+                            help=f"Run model code from the repository{suffix} (off by default).")(func)
+        return click.option("--allow-pickle", is_flag=True,
+                            help=f"Allow pickle (.bin) weights{suffix}; they can run code.")(func)
+
+    return decorate
+
+
 def store_option(func: Callable) -> Callable:
     return click.option(
         "--store",

@@ -8,12 +8,15 @@ import sys
 
 import click
 
+from ..audit_settings import AuditSettings
 from ..errors import GateFailed, UsageError
-from ..loading import DTYPES
 from ..presets import PRESETS
-from .common import emit_csv, emit_json, get_interval, interval_options, open_store, store_option
+from .common import emit_csv, emit_json, get_interval, interval_options, open_store, safety_options, store_option
+from .options import settings_options
 
 PRESET_FIELDS = PRESETS
+#: The audit settings that select stored audits (declared once, on AuditSettings).
+COMPARE_FLAGS = ("T", "n", "input_probes", "output_probes", "groups_per_half", "seed", "probe", "dtype", "n_boot")
 
 
 @click.command("compare")
@@ -24,18 +27,8 @@ PRESET_FIELDS = PRESETS
 @click.option("--preset", type=click.Choice(sorted(PRESET_FIELDS)), default=None,
               help="Audit probe sizes: selects stored audits made with them, and the sizes --run uses "
                    "(default for --run: cpu, or demo for the embedded demo models).")
-@click.option("--T", "T", type=int, default=None, help="Only audits with this window length (and --run uses it).")
-@click.option("--n", "n", type=int, default=None, help="Only audits with this many windows (and --run uses it).")
-@click.option("--input-probes", type=int, default=None, help="Only audits with this many input probes.")
-@click.option("--output-probes", type=int, default=None, help="Only audits with this many output probes.")
-@click.option("--groups-per-half", type=int, default=None, help="Only audits with this many groups per half.")
-@click.option("--seed", type=int, default=None, help="Only audits with this seed (--run default: 42).")
-@click.option("--probe", default=None,
-              help="Only audits on this probe corpus (wikitext, builtin or a PATH); --run default: wikitext, "
-                   "or builtin for the embedded demo models.")
-@click.option("--dtype", type=click.Choice(DTYPES), default=None,
-              help="Only audits in this dtype (--run default: float32).")
-@click.option("--n-boot", type=int, default=None, help="Only audits with this many bootstrap replicates.")
+@settings_options(AuditSettings, COMPARE_FLAGS, mode="select",
+                  select_prefix="Only stored audits with this value (and --run uses it). ")
 @click.option("--settings-hash", default=None, metavar="H",
               help="Only audits with this settings hash (or prefix); --run computes with those settings.")
 @click.option("--task", "eval_task", default=None,
@@ -47,8 +40,7 @@ PRESET_FIELDS = PRESETS
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Write compare.md, compare.csv, compare.json and compare_layer_profiles.png here.")
 @click.option("--device", default=None, help="Device for --run audits, e.g. cpu or cuda:0.")
-@click.option("--allow-pickle", is_flag=True, help="Allow pickle (.bin) weights for --run; they can run code.")
-@click.option("--trust-remote-code", is_flag=True, help="Run model code from the repository for --run.")
+@safety_options('for --run')
 @interval_options
 @store_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")

@@ -6,8 +6,9 @@ import os
 
 import click
 
+from ..audit_settings import DTYPES
 from ..errors import UsageError
-from .common import emit_json, fmt_num, open_store, store_option
+from .common import emit_json, fmt_num, open_store, safety_options, store_option
 
 
 def _limit(value: float | None) -> int | float | None:
@@ -34,8 +35,7 @@ def _limit(value: float | None) -> int | float | None:
                    "(each category keeps its share and appears at least once); the result is marked as a "
                    "subsample with a stratified estimate and its standard error.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the --subsample draw.")
-@click.option("--dtype", default="float32", show_default=True,
-              help="Weights dtype: float32, bfloat16, float16 or float64.")
+@click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True, help="Weights dtype.")
 @click.option("--device", default=None,
               help="Device for the model, e.g. cpu, cuda, cuda:1 (default: cuda when available, else cpu; "
                    "under accelerate launch each process's own device).")
@@ -51,8 +51,7 @@ def _limit(value: float | None) -> int | float | None:
 @click.option("--log-samples", is_flag=True,
               help="Also write every question's prompt, responses and score to --out DIR (needs --out; "
                    "always evaluates, since samples are not kept in the store).")
-@click.option("--allow-pickle", is_flag=True, help="Allow pickle (.bin) weights; they can run code.")
-@click.option("--trust-remote-code", is_flag=True, help="Allow the model repository's own Python code.")
+@safety_options()
 @store_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of a table.")
 def command(model, task, num_fewshot, batch_size, limit, subsample, seed, dtype, device, data_dir, export_dir,

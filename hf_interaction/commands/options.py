@@ -31,18 +31,24 @@ def settings_options(cls: type, names: Sequence[str], *, mode: str = "run",
     def decorate(func: Callable) -> Callable:
         for name in reversed(names):
             field, flag = flag_of(cls, name)
-            default = field.default if field.default is not dataclasses.MISSING else None
+            required = field.default is dataclasses.MISSING
+            default = None if required else field.default
+            if isinstance(default, tuple):  # a list setting (e.g. --depths 1,2,4): given as comma-separated text
+                default = ",".join(map(str, default))
             kind = click.Choice(flag.choices) if flag.choices else (
                 flag.type or (type(default) if default is not None and not isinstance(default, bool) else str))
             help_text = overrides.get(name, flag.help)
             if mode == "select":
                 help_text, shown = select_prefix + help_text, None
+                if default is not None and not flag.by_preset:
+                    help_text += f" (--run default: {default})"
             elif flag.by_preset:
                 shown = None
             else:
                 shown = default
             option = click.option(flag.name(name), name, type=kind, default=shown, metavar=flag.metavar,
-                                  show_default=shown is not None, help=help_text)
+                                  required=required and mode == "run", show_default=shown is not None,
+                                  help=help_text)
             func = option(func)
         return func
 

@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..presets import INTERVAL_ONLY_SETTINGS
+from ..presets import INTERVAL_ONLY_SETTINGS, RECORD_FORMAT_KEYS
 from ..store import Store
 from .comparison import STRUCTURAL_KEYS, Comparison, ModelEntry
 from .select import AuditMatch, stored_records
@@ -45,9 +45,10 @@ def check_settings(comparison: Comparison, store: Store | None, match: AuditMatc
     # Settings that change only the CIs (bootstrap units, replicates) or how the same quantity is
     # computed (the JVP method) are not a mismatch: groups_per_half is chosen from the vocabulary.
     by_label = {m.label: m.audit_settings for m in audited}
-    diff = differing_settings(by_label, INTERVAL_ONLY_SETTINGS)
+    diff = differing_settings(by_label, INTERVAL_ONLY_SETTINGS | RECORD_FORMAT_KEYS)
     comparison.settings_mismatch = diff
-    interval_only = {k: v for k, v in differing_settings(by_label).items() if k in INTERVAL_ONLY_SETTINGS}
+    interval_only = {k: v for k, v in differing_settings(by_label, RECORD_FORMAT_KEYS).items()
+                     if k in INTERVAL_ONLY_SETTINGS}
     if interval_only:
         comparison.notes.append("the audits differ in settings that change only their confidence intervals or how "
                                 f"the same quantity is computed, not the point estimates: "

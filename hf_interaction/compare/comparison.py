@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..interval import Interval
 from ..numbers import sig, signed
+from ..runtime import record_header
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -185,6 +186,7 @@ class Comparison:
                            "audit_settings": m.audit_settings, "evaluation_settings": m.evaluation_settings,
                            "layers": (m.audit or {}).get("layers")})
         return {
+            **record_header(),
             "interval": self.interval.to_dict(),
             "reference": self.reference.label,
             "delta_kinds": {**{f"delta_{k}": "absolute (model − reference)" for k in ABSOLUTE_DELTAS},

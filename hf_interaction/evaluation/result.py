@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..outputs import json_text, output_dir, text_writer, write_together
+from ..schema import SCHEMA_VERSION
 from ..store import settings_hash
-
-RESULT_SCHEMA = 1
 
 
 @dataclass
@@ -36,13 +35,12 @@ class EvalResult:
     task_hash: str
     requests_hash: str
     data: dict
-    lm_eval_version: str
-    wall_time_s: float
     provenance: dict
-    run: dict
+    runtime: dict
     versions: dict
     settings: dict
-    schema_version: int = RESULT_SCHEMA
+    created_at: str = ""
+    schema_version: int = SCHEMA_VERSION
     cached: bool = False
     samples: list[dict] | None = field(default=None, repr=False)
 
@@ -62,6 +60,14 @@ class EvalResult:
         rows = [{"category": c, **v} for c, v in self.categories.items()]
         rows.append({"category": "overall", "acc": self.acc, "stderr": self.acc_stderr, "n": self.n_questions})
         return pd.DataFrame(rows)
+
+    @property
+    def lm_eval_version(self) -> str | None:
+        return self.versions.get("lm_eval")
+
+    @property
+    def wall_time_s(self) -> float:
+        return self.runtime["wall_time_s"]
 
     @property
     def settings_hash(self) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..loading import LoadedModel, load_model
-from ..runtime import package_versions
+from ..runtime import package_versions, utc_now
 from ..source import ModelRef
 from ..store import Store
 from . import lm_eval_compat
@@ -139,13 +139,12 @@ def _build_result(plan: EvalPlan, loaded: LoadedModel, results: dict, wall: floa
         task_hash=plan.settings["task_hash"],
         requests_hash=requests_hash(samples),
         data=plan.task.data,
-        lm_eval_version=versions["lm_eval"],
-        wall_time_s=wall,
         provenance=ref.provenance(),
-        run={**{k: v for k, v in loaded.info.items() if k != "device_map"}, "dtype": plan.settings["dtype"],
-             "num_processes": world_size, "batch_size": results.get("config", {}).get("batch_size"),
-             "questions_per_s": len(samples) / wall if wall > 0 else None},
+        runtime={**{k: v for k, v in loaded.info.items() if k != "device_map"}, "dtype": plan.settings["dtype"],
+                 "num_processes": world_size, "batch_size": results.get("config", {}).get("batch_size"),
+                 "wall_time_s": wall, "questions_per_s": len(samples) / wall if wall > 0 else None},
         versions=versions,
+        created_at=utc_now(),
         settings=plan.settings,
         samples=slim_samples(samples) if log_samples else None,
     )

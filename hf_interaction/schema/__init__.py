@@ -9,25 +9,31 @@ check records (:func:`problems`), upgrade records written under an earlier schem
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from .spec import SCHEMA_VERSION, RecordSchema, problems_in
 from .upgrade import upgrade
+
+#: Record kind → the module holding its key table (and that table's name).
+KINDS = {"shape": ("shape", "SHAPE_RECORD"), "audit": ("audit", "AUDIT"), "evaluation": ("evaluation", "EVALUATION"),
+         "sweep": ("sweep", "SWEEP"), "comparison": ("comparison", "COMPARISON")}
+
+
+def schema_of(kind: str) -> RecordSchema:
+    """The schema of one record kind."""
+    module, name = KINDS[kind]
+    return getattr(import_module(f"{__name__}.{module}"), name)
 
 
 def schemas() -> dict[str, RecordSchema]:
     """Every record kind's schema, by kind name."""
-    from .audit import AUDIT
-    from .comparison import COMPARISON
-    from .evaluation import EVALUATION
-    from .shape import SHAPE
-    from .sweep import SWEEP
-
-    return {s.kind: s for s in (SHAPE, AUDIT, EVALUATION, SWEEP, COMPARISON)}
+    return {kind: schema_of(kind) for kind in KINDS}
 
 
 def problems(kind: str, record: dict) -> list[str]:
     """What in ``record`` disagrees with the schema of ``kind``: undocumented keys, wrong types,
     missing required keys. Empty for a conforming record."""
-    return problems_in(schemas()[kind], record)
+    return problems_in(schema_of(kind), record)
 
 
 def reference_markdown() -> str:
@@ -37,4 +43,5 @@ def reference_markdown() -> str:
     return to_markdown(list(schemas().values()))
 
 
-__all__ = ["SCHEMA_VERSION", "RecordSchema", "problems", "reference_markdown", "schemas", "upgrade"]
+__all__ = ["KINDS", "SCHEMA_VERSION", "RecordSchema", "problems", "reference_markdown", "schema_of", "schemas",
+           "upgrade"]

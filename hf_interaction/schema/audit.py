@@ -140,9 +140,9 @@ effective_rank   float   the inits' effective rank
 probe_loss_nats_per_token float  the inits' probe loss
 diag_share       float   the inits' D / F (geometric mean over seeds)
 population_diag_share float?  the inits' population D / F (geometric mean)
-diag_share_ci    interval?  interval of the inits' D / F
-aofe_ratio_ci    interval?  interval of the inits' AOFE-ratio
-population_diag_share_ci interval?  interval of the inits' population D / F
+diag_share_ci    ~interval?  with one init seed: its D / F interval (with more, see the runs)
+aofe_ratio_ci    ~interval?  with one init seed: its AOFE-ratio interval
+population_diag_share_ci ~interval?  with one init seed: its population D / F interval
 """
 
 BASELINE_LAYER = """

@@ -13,4 +13,3 @@ SHAPE_RECORD = RecordSchema.parse(
     + block("interval", "the efficient interval the position was measured against", INTERVAL)
     + block("provenance", "where the model's config (and weights) came from", PROVENANCE),
 )
-SHAPE = SHAPE_RECORD

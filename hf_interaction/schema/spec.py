@@ -65,7 +65,7 @@ class RecordSchema:
 
 def _type_ok(value, key: Key) -> bool:
     if value is None:
-        return key.nullable
+        return key.nullable or key.type == "any"
     t = key.type
     if t == "any" or t.startswith("="):
         return True

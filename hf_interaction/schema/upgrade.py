@@ -12,8 +12,9 @@ from .spec import SCHEMA_VERSION
 #: Store table → record kind.
 STORE_KINDS = {"shapes": "shape", "audits": "audit", "evaluations": "evaluation", "sweeps": "sweep"}
 
-#: version → record kind → (old path, new path) renamed on the way to version + 1.
-RENAMES: dict[int, dict[str, tuple[tuple[str, str], ...]]] = {
+#: version → record kind → (old path, new path) renamed or moved on the way to version + 1 (a new path
+#: of None: the key was dropped, its value lives elsewhere).
+RENAMES: dict[int, dict[str, tuple[tuple[str, str | None], ...]]] = {
     1: {
         "audit": (("created_utc", "created_at"),
                   ("metrics.n_input_probes", "metrics.input_probes"),
@@ -22,24 +23,48 @@ RENAMES: dict[int, dict[str, tuple[tuple[str, str], ...]]] = {
                   ("baseline.runs[].metrics.n_output_probes", "baseline.runs[].metrics.output_probes"),
                   ("shape.model_id", "shape.model")),
         "shape": (("model_id", "model"),),
-        "sweep": (("run", "runtime"), ("created_utc", "created_at")),
+        "sweep": (("created_utc", "created_at"), ("wall_time_s", "runtime.wall_time_s"),
+                  ("wall_time_total_s", "runtime.wall_time_total_s"), ("rows[].run", "rows[].run_dir")),
+        "evaluation": (("run", "runtime"), ("wall_time_s", "runtime.wall_time_s"), ("lm_eval_version", None)),
     },
 }
 
 
-def _rename(obj, old: list[str], new_leaf: str) -> None:
-    """Rename the key at ``old`` (a split path; ``x[]`` steps into list items) to ``new_leaf``."""
+def _pop(obj, path: list[str]):
+    """Remove and return the value at ``path`` (no ``[]`` steps), or a sentinel when absent."""
+    for key in path[:-1]:
+        obj = obj.get(key) if isinstance(obj, dict) else None
+    if isinstance(obj, dict) and path[-1] in obj:
+        return obj.pop(path[-1])
+    return _ABSENT
+
+
+def _put(obj: dict, path: list[str], value) -> None:
+    for key in path[:-1]:
+        obj = obj.setdefault(key, {})
+    obj.setdefault(path[-1], value)
+
+
+def _move(obj, old: list[str], new: list[str] | None) -> None:
+    """Move the value at ``old`` to ``new`` (both relative to ``obj``); ``x[]`` in a path steps into
+    the items of list ``x`` (both paths share that prefix); ``new`` None drops the key."""
     if not isinstance(obj, dict) or not old:
         return
-    head, rest = old[0], old[1:]
-    if head.endswith("[]"):
-        for item in obj.get(head[:-2]) or []:
-            _rename(item, rest, new_leaf)
-    elif not rest:
-        if head in obj and new_leaf not in obj:
-            obj[new_leaf] = obj.pop(head)
-    else:
-        _rename(obj.get(head), rest, new_leaf)
+    split = next((i for i, part in enumerate(old) if part.endswith("[]")), None)
+    if split is not None:
+        for key in old[:split]:  # down to the dict holding the list
+            obj = obj.get(key) if isinstance(obj, dict) else None
+        if not isinstance(obj, dict):
+            return
+        for item in obj.get(old[split][:-2]) or []:
+            _move(item, old[split + 1:], None if new is None else new[split + 1:])
+        return
+    value = _pop(obj, old)
+    if value is not _ABSENT and new is not None:
+        _put(obj, new, value)
+
+
+_ABSENT = object()
 
 
 def upgrade(kind: str, payload: dict, version: int) -> dict:
@@ -56,7 +81,7 @@ def upgrade(kind: str, payload: dict, version: int) -> dict:
     out = copy.deepcopy(payload)
     for step in range(version, SCHEMA_VERSION):
         for old, new in RENAMES.get(step, {}).get(kind, ()):
-            _rename(out, old.split("."), new.split(".")[-1])
+            _move(out, old.split("."), None if new is None else new.split("."))
     if "schema_version" in out:
         out["schema_version"] = SCHEMA_VERSION
     return out

@@ -20,7 +20,7 @@ PAPER_BANDS_NAME = "paper_bands.csv"
 
 
 def _total_wall(record: dict) -> float:
-    return record.get("wall_time_total_s", record["wall_time_s"])
+    return record["runtime"]["wall_time_total_s"]
 
 
 def report_blocks(record: dict, paper: dict | None) -> list[Block]:

@@ -20,8 +20,8 @@ from typing import Any
 
 from ..errors import InputError
 from ..outputs import Writer, json_text, text_writer, write_json, write_together
-from ..runtime import Progress, package_versions
-from ..schema.spec import SCHEMA_VERSION
+from ..runtime import Progress, record_header
+from ..schema.upgrade import upgrade
 from ..width_matching import WidthMatch, match_width
 from .checkpoints import is_finished, run_dir, save_checkpoint
 from .data import SweepData, prepare_data
@@ -132,13 +132,13 @@ def run_sweep(settings: SweepSettings, out_dir: str | Path, *, store: Any = None
     summary = summarise(rows)
     derived = derive_interval(summary, settings.tolerance)
     record = {
-        "schema_version": SCHEMA_VERSION, "kind": "sweep", "settings": {**asdict(settings),
+        **record_header(), "kind": "sweep", "settings": {**asdict(settings),
                                                                       "depths": sorted(settings.depths)},
         "train_key": settings.train_key(), "data": data.provenance(), "rows": rows, "summary": summary,
         "interval": derived, "interval_file": interval_file_content(derived, settings, data),
-        "wall_time_s": time.perf_counter() - t0,
-        "wall_time_total_s": _previous_wall_time(out) + time.perf_counter() - t0, "statuses": statuses,
-        "versions": package_versions(), "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "statuses": statuses,
+        "runtime": {"wall_time_s": time.perf_counter() - t0,
+                    "wall_time_total_s": _previous_wall_time(out) + time.perf_counter() - t0},
     }
     _write_outputs(out, record, write_report)
     if store is not None:
@@ -152,7 +152,8 @@ def _previous_wall_time(out: Path) -> float:
     if not previous.is_file():
         return 0.0
     rec = json.loads(previous.read_text())
-    return float(rec.get("wall_time_total_s", rec.get("wall_time_s", 0.0)))
+    rec = upgrade("sweep", rec, rec.get("schema_version", 1))
+    return float(rec["runtime"].get("wall_time_total_s", rec["runtime"].get("wall_time_s", 0.0)))
 
 
 def _check_out_dir(out: Path, settings: SweepSettings) -> None:
@@ -193,7 +194,7 @@ def _run_one(m: WidthMatch, seed: int, data: SweepData, settings: SweepSettings,
         log(f"{path.name}: trained in {metrics['train_wall_s']:.0f} s, validation loss {metrics['val_loss']:.4f}")
     audit = audit_shape(path, settings, store)
     progress.remove(task)
-    row = {**m.to_row(), "seed": seed, "run": path.name, "val_loss": metrics["val_loss"],
+    row = {**m.to_row(), "seed": seed, "run_dir": path.name, "val_loss": metrics["val_loss"],
            "val_bits_per_byte": metrics["val_bits_per_byte"], "train_loss_final": metrics["train_loss_final"],
            "tokens_trained": metrics["tokens_trained"], "steps": metrics["steps"],
            "train_wall_s": metrics["train_wall_s"], "val_windows_sha256": metrics["val_windows_sha256"],

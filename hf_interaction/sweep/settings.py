@@ -6,11 +6,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import UsageError
 from ..presets import PRESETS, SWEEP_AUDIT_PRESETS
+from ..setting import setting
 from ..width_matching import MATCH_RULES
 
 if TYPE_CHECKING:
@@ -20,29 +21,37 @@ if TYPE_CHECKING:
 class SweepSettings:
     """Everything that defines a sweep. ``train_key`` hashes what changes a trained checkpoint."""
 
-    budget: int
-    depths: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 12)
-    match: str = "non-embedding"
-    max_mismatch: float = 0.2
-    arch: str = "llama"
-    head_dim: int = 16
-    ffn_ratio: float = 4.0
-    tokens_per_param: float = 20.0
-    seeds: int = 1
-    lr: float = 3e-3
-    min_lr_ratio: float = 0.1
-    warmup_frac: float = 0.05
-    weight_decay: float = 0.1
-    grad_clip: float = 1.0
-    batch_size: int = 16
-    seq_len: int = 128
-    corpus: str = "builtin"
-    val_fraction: float = 0.05
-    max_val_windows: int = 64
-    data_seed: int = 0
-    tolerance: float = 0.02
-    audit_preset: str = "tiny"
-    threads: int | None = None
+    budget: int = setting(MISSING, "Parameter budget every shape is matched to.", type=int)
+    depths: tuple[int, ...] = setting((1, 2, 3, 4, 6, 8, 12), "Comma-separated depths, e.g. 1,2,4,8.", type=str,
+                                      metavar="L,L,...")
+    match: str = setting("non-embedding", "Which parameter count is matched to the budget (total = as the paper's "
+                                          "authors did).", choices=MATCH_RULES)
+    max_mismatch: float = setting(0.2, "Refuse a depth whose closest width misses the budget by more than this "
+                                       "fraction.")
+    arch: str = setting("llama", "Decoder config class (transformers model_type).")
+    head_dim: int = setting(16, "Fixed head dimension; widths are multiples of it (heads = width / head dim).")
+    ffn_ratio: float = setting(4.0, "FFN width / width.")
+    tokens_per_param: float = setting(20.0, "Training tokens (targets) = this × budget, the same for every shape.")
+    seeds: int = setting(1, "Initialisation seeds per shape (0..K-1).")
+    lr: float = setting(3e-3, "Peak AdamW learning rate.")
+    min_lr_ratio: float = setting(0.1, "Floor of the cosine decay, as a fraction of the peak learning rate.")
+    warmup_frac: float = setting(0.05, "Linear warm-up share of steps.")
+    weight_decay: float = setting(0.1, "AdamW weight decay.")
+    grad_clip: float = setting(1.0, "Gradient-norm clip.")
+    batch_size: int = setting(16, "Sequences per step.")
+    seq_len: int = setting(128, "Tokens per training sequence.")
+    corpus: str = setting("builtin", "Training corpus: builtin (offline), wikitext (needs the dataset cached) or a "
+                                     "PATH (.txt/.jsonl/.parquet); tokenized byte-level (vocabulary 256 + 3 "
+                                     "specials). Its held-out end is also each checkpoint's probe corpus.")
+    val_fraction: float = setting(0.05, "Share of the corpus (its end) held out for validation.")
+    max_val_windows: int = setting(64, "Validation windows (at most).")
+    data_seed: int = setting(0, "Seed of the training chunks' order (the same for every shape).")
+    tolerance: float = setting(0.02, "Interval = shapes whose mean validation loss is within this fraction of "
+                                     "the best.")
+    audit_preset: str = setting("tiny", "Audit of each checkpoint. tiny: T=min(32, seq len), n=8, 4/8 probes; "
+                                        "small: T=64, n=16, 8/16; micro: T=8, n=4, 2/4 (tests); none: skip.",
+                                choices=SWEEP_AUDIT_PRESETS)
+    threads: int | None = setting(None, "torch threads (default: torch's choice).", type=int)
 
     def validate(self) -> None:
         """Refuse impossible values with one line (exit 2)."""
