@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -280,3 +281,22 @@ def test_validation_loss_with_a_prefix_counts_text_predictions_only():
     expected = torch.nn.functional.cross_entropy(logits.flatten(0, 1), rows[:, 1:].flatten())
     assert validation_loss(model, rows, prefix_ids=(1,)) == pytest.approx(float(expected), rel=1e-6)
     assert validation_loss(model, rows) != pytest.approx(float(expected), rel=1e-4)
+
+
+@pytest.mark.parametrize("name", ["llama_40k_builtin", "llama_100k_builtin"])
+def test_committed_reference_sweeps_rerender_byte_identically(name, tmp_path):
+    """reports/sweeps/NAME regenerates from its committed sweep.json alone (`sweep --rerender`): every
+    derived file comes out byte for byte as committed, on any machine with the same plotting stack."""
+    import shutil
+
+    from hf_interaction.cli import main
+
+    committed = Path(__file__).resolve().parents[1] / "reports" / "sweeps" / name
+    work = tmp_path / name
+    work.mkdir()
+    shutil.copy(committed / "sweep.json", work / "sweep.json")
+    main(["sweep", "--rerender", "--out", str(work)])  # returns normally on success (errors exit non-zero)
+    written = sorted(p.name for p in work.iterdir() if p.name != "sweep.json")
+    assert "sweep_report.md" in written and "interval.json" in written
+    for file in written:
+        assert (work / file).read_bytes() == (committed / file).read_bytes(), f"{name}/{file} differs"

@@ -17,12 +17,14 @@ MODES = ("run", "select")
 
 def settings_options(cls: type, names: Sequence[str], *, mode: str = "run",
                      select_prefix: str = "Only stored results with this value (and --run uses it). ",
-                     help_overrides: dict[str, str] | None = None) -> Callable[[Callable], Callable]:
+                     help_overrides: dict[str, str] | None = None,
+                     optional: Sequence[str] = ()) -> Callable[[Callable], Callable]:
     """A decorator adding one click option per settings field in ``names`` (in that order).
 
     The parameter name is the field name. In ``run`` mode a preset-backed field (``by_preset``)
-    defaults to None (the preset decides), others to the field's default, shown in --help. In
-    ``select`` mode every option defaults to None (no filter).
+    defaults to None (the preset decides), others to the field's default, shown in --help; a field
+    without a default is a required option unless listed in ``optional`` (the command then checks
+    it). In ``select`` mode every option defaults to None (no filter).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
@@ -31,8 +33,8 @@ def settings_options(cls: type, names: Sequence[str], *, mode: str = "run",
     def decorate(func: Callable) -> Callable:
         for name in reversed(names):
             field, flag = flag_of(cls, name)
-            required = field.default is dataclasses.MISSING
-            default = None if required else field.default
+            required = field.default is dataclasses.MISSING and name not in optional
+            default = None if field.default is dataclasses.MISSING else field.default
             if isinstance(default, tuple):  # a list setting (e.g. --depths 1,2,4): given as comma-separated text
                 default = ",".join(map(str, default))
             kind = click.Choice(flag.choices) if flag.choices else (

@@ -27,7 +27,7 @@ def parse_depths(text: str) -> tuple[int, ...]:
 
 
 @click.command("sweep")
-@settings_options(SweepSettings, SWEEP_FLAGS)
+@settings_options(SweepSettings, SWEEP_FLAGS, optional=("budget",))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Output directory (checkpoints under OUT/shapes/; rerun to resume).")
 @store_option
@@ -35,13 +35,24 @@ def parse_depths(text: str) -> tuple[int, ...]:
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @click.option("--report-only", is_flag=True,
               help="Train nothing: table, interval and report from the shapes already finished in --out.")
+@click.option("--rerender", is_flag=True,
+              help="Train and audit nothing: rewrite every file derived from --out/sweep.json (interval.json, "
+                   "tables, report, figures) from that record alone; no checkpoints or other flags needed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the per-shape summary and interval as JSON.")
-def command(out_dir, store_path, no_store, no_progress, report_only, as_json, **settings_flags):
+def command(out_dir, store_path, no_store, no_progress, report_only, rerender, as_json, **settings_flags):
     """Train one small causal LM per depth at a fixed parameter BUDGET (width matched to it), on the same
     tokens in the same order, audit each, and derive the efficient R_D/W interval as the shapes within
     --tolerance of the best validation loss. Writes interval.json (for --interval-file), sweep_report.md,
     figures and CSV tables into --out. Finished shapes are not retrained on a rerun."""
+    from ..sweep import rerender as rerender_sweep
     from ..sweep import run_sweep
+
+    if rerender:
+        written = rerender_sweep(out_dir)
+        click.echo(f"rewrote {len(written)} files in {out_dir} from its sweep.json")
+        return
+    if settings_flags["budget"] is None:
+        raise UsageError("--budget is required (the parameter budget every shape is matched to)")
 
     settings = SweepSettings(**{**settings_flags, "depths": parse_depths(settings_flags["depths"])})
     store = None if no_store else open_store(store_path)

@@ -9,7 +9,6 @@ nothing depends on colour alone.
 
 from __future__ import annotations
 
-import io
 import math
 import textwrap
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
 
+from ..figure_bytes import figure_bytes
 from ..interval import Interval
 from .columns import settings_in_order
 from .residuals import STATISTICS, residuals
@@ -60,8 +60,6 @@ RC = {
 }
 #: Decimals (score points) of the plotted size-controlled residuals.
 RESIDUAL_DECIMALS = 9
-PNG_METADATA = {"Software": None}
-SVG_METADATA = {"Date": None, "Creator": None}
 
 
 def family_styles(families: Sequence[str]) -> dict[str, tuple[tuple[float, float, float], str]]:
@@ -278,14 +276,11 @@ def aofe_vs_ratio(table: pd.DataFrame) -> Figure | None:
 
 def render(fig: Figure) -> tuple[bytes, bytes]:
     """PNG and SVG bytes of a figure, without dates or software tags."""
-    png, svg = io.BytesIO(), io.BytesIO()
     with matplotlib.rc_context(RC):
         # Lay out once (constrained layout is half the drawing cost), then freeze it for both formats.
         fig.draw_without_rendering()
         fig.set_layout_engine("none")
-        fig.savefig(png, format="png", dpi=DPI, metadata=PNG_METADATA)
-        fig.savefig(svg, format="svg", metadata=SVG_METADATA)
-    return png.getvalue(), svg.getvalue()
+    return figure_bytes(fig, DPI, RC)
 
 
 def make_figures(table: pd.DataFrame, analyses: Sequence[SettingAnalysis],

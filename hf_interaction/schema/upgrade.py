@@ -30,6 +30,19 @@ RENAMES: dict[int, dict[str, tuple[tuple[str, str | None], ...]]] = {
 }
 
 
+#: version → record kind → (path, path it defaults to): keys an earlier version could lack.
+DEFAULTS: dict[int, dict[str, tuple[tuple[str, str], ...]]] = {
+    # The first sweeps were one invocation: their total wall time is their wall time.
+    1: {"sweep": (("runtime.wall_time_total_s", "runtime.wall_time_s"),)},
+}
+
+
+def _get(obj, path: list[str]):
+    for key in path:
+        obj = obj.get(key, _ABSENT) if isinstance(obj, dict) else _ABSENT
+    return obj
+
+
 def _pop(obj, path: list[str]):
     """Remove and return the value at ``path`` (no ``[]`` steps), or a sentinel when absent."""
     for key in path[:-1]:
@@ -82,6 +95,10 @@ def upgrade(kind: str, payload: dict, version: int) -> dict:
     for step in range(version, SCHEMA_VERSION):
         for old, new in RENAMES.get(step, {}).get(kind, ()):
             _move(out, old.split("."), None if new is None else new.split("."))
+        for path, source in DEFAULTS.get(step, {}).get(kind, ()):
+            value = _get(out, source.split("."))
+            if _get(out, path.split(".")) is _ABSENT and value is not _ABSENT:
+                _put(out, path.split("."), value)
     if "schema_version" in out:
         out["schema_version"] = SCHEMA_VERSION
     return out

@@ -20,12 +20,12 @@ from .data import SweepData, prepare_data
 from .derive import derive_interval, interval_file_content, summarise
 from .paper import paper_bands, paper_csv_path
 from .report import write_report
-from .run import SweepResult, audit_shape, match_all, run_sweep
+from .run import SweepResult, audit_shape, match_all, rerender, run_sweep
 from .settings import SweepSettings
 from .train import build_model, train_shape
 
 __all__ = [
     "SweepData", "SweepResult", "SweepSettings", "audit_shape", "build_model", "derive_interval",
     "interval_file_content", "is_finished", "match_all", "paper_bands", "paper_csv_path", "prepare_data",
-    "run_dir", "run_sweep", "save_checkpoint", "summarise", "train_shape", "write_report",
+    "rerender", "run_dir", "run_sweep", "save_checkpoint", "summarise", "train_shape", "write_report",
 ]

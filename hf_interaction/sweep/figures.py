@@ -7,9 +7,9 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
+from ..figure_bytes import figure_bytes
 from ..interval import DEFAULT_INTERVAL
 
 LOSS_FIGURE = "sweep_loss_vs_rdw"
@@ -94,8 +94,5 @@ def _log_x(ax: Any, ratios: list[float]) -> None:
 
 
 def _render(fig: Any) -> tuple[bytes, bytes]:
-    """(PNG at 120 dpi, SVG) bytes of a sweep figure, without dates or software tags."""
-    png, svg = io.BytesIO(), io.BytesIO()
-    fig.savefig(png, format="png", dpi=120, metadata={"Software": None})
-    fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
-    return png.getvalue(), svg.getvalue()
+    """(PNG at 120 dpi, SVG) bytes of a sweep figure (figure_bytes: no dates, fixed SVG ids)."""
+    return figure_bytes(fig, 120)

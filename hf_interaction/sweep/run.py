@@ -212,10 +212,25 @@ def _csv_text(rows: list[dict]) -> str:
     return buffer.getvalue()
 
 
-def _write_outputs(out: Path, record: dict, write_report: bool) -> None:
-    """The record, the interval file, both tables and (unless told not to) the report, all together."""
+def rerender(out: str | Path) -> list[Path]:
+    """Rewrite every file derived from ``OUT/sweep.json`` (interval file, tables, report, figures)
+    from that record alone, without the checkpoints: a fresh clone regenerates a committed sweep's
+    files byte for byte. The record itself is left as it is (an earlier schema is read upgraded)."""
+    out = Path(out)
+    source = out / "sweep.json"
+    if not source.is_file():
+        raise InputError(f"{out} has no sweep.json to rerender from", "give the --out directory of a finished sweep")
+    try:
+        record = json.loads(source.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{source} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    record = upgrade("sweep", record, record.get("schema_version", 1))
+    return write_together(_derived_files(out, record, write_report=True))
+
+
+def _derived_files(out: Path, record: dict, write_report: bool) -> dict[Path, Writer | None]:
+    """Everything written from the record besides the record: interval file, tables, report."""
     files: dict[Path, Writer | None] = {
-        out / "sweep.json": text_writer(json_text(record)),
         out / "interval.json": text_writer(json_text(record["interval_file"])),
         out / "sweep_runs.csv": text_writer(_csv_text(record["rows"])),
         out / "sweep_shapes.csv": text_writer(_csv_text(record["summary"])),
@@ -224,4 +239,9 @@ def _write_outputs(out: Path, record: dict, write_report: bool) -> None:
         from .report import report_files
 
         files.update(report_files(record, out))
-    write_together(files)
+    return files
+
+
+def _write_outputs(out: Path, record: dict, write_report: bool) -> None:
+    """The record, the interval file, both tables and (unless told not to) the report, all together."""
+    write_together({out / "sweep.json": text_writer(json_text(record)), **_derived_files(out, record, write_report)})

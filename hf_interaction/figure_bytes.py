@@ -1,0 +1,24 @@
+"""Figures as bytes that depend only on what is drawn: PNG and SVG without dates or software tags,
+SVG element ids from a fixed salt and text drawn as paths (no font lookup on the reader's machine).
+Every figure of a report (the correlation report, the sweep report) goes through here."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+#: rcParams that make the SVG output reproducible.
+REPRODUCIBLE_RC = {"svg.hashsalt": "hf-interaction", "svg.fonttype": "path"}
+PNG_METADATA = {"Software": None}
+SVG_METADATA = {"Date": None, "Creator": None}
+
+
+def figure_bytes(fig: Any, dpi: int, rc: dict | None = None) -> tuple[bytes, bytes]:
+    """(PNG at ``dpi``, SVG) bytes of a matplotlib figure, with ``rc`` on top of REPRODUCIBLE_RC."""
+    import matplotlib
+
+    png, svg = io.BytesIO(), io.BytesIO()
+    with matplotlib.rc_context({**REPRODUCIBLE_RC, **(rc or {})}):
+        fig.savefig(png, format="png", dpi=dpi, metadata=PNG_METADATA)
+        fig.savefig(svg, format="svg", metadata=SVG_METADATA)
+    return png.getvalue(), svg.getvalue()
