@@ -53,15 +53,17 @@ def plot_layer_profiles(records: list[dict], path: Path, labels: list[str] | Non
                          "AOFE-ratio": layer.get("aofe_ratio"), "effective rank": layer.get("effective_rank"),
                          "NFA off-diagonal r": layer.get("nfa_offdiag")})
     frame = pd.DataFrame(rows)
-    sns.set_theme(style="whitegrid", palette="colorblind")
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), constrained_layout=True)
-    for ax, col in zip(axes, ("AOFE-ratio", "effective rank", "NFA off-diagonal r"), strict=True):
-        data = frame.dropna(subset=[col])
-        if not data.empty:
-            sns.lineplot(data=data, x="relative depth", y=col, hue="model", marker="o", ax=ax,
-                         legend=(col == "AOFE-ratio"))
-        ax.set_title(col)
-        ax.set_xlim(0, 1)
-    fig.suptitle("Layer interaction profile (residual stream entering each block)")
-    fig.savefig(path, dpi=110, format="png", metadata={"Software": None})
+    # Styled in a context, not with sns.set_theme: a library call must not change the caller's (or
+    # another figure's) global matplotlib settings.
+    with sns.axes_style("whitegrid"), sns.color_palette("colorblind"):
+        fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), constrained_layout=True)
+        for ax, col in zip(axes, ("AOFE-ratio", "effective rank", "NFA off-diagonal r"), strict=True):
+            data = frame.dropna(subset=[col])
+            if not data.empty:
+                sns.lineplot(data=data, x="relative depth", y=col, hue="model", marker="o", ax=ax,
+                             legend=(col == "AOFE-ratio"))
+            ax.set_title(col)
+            ax.set_xlim(0, 1)
+        fig.suptitle("Layer interaction profile (residual stream entering each block)")
+        fig.savefig(path, dpi=110, format="png", metadata={"Software": None})
     plt.close(fig)

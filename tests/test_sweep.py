@@ -295,7 +295,11 @@ def test_committed_reference_sweeps_rerender_byte_identically(name, tmp_path):
     work = tmp_path / name
     work.mkdir()
     shutil.copy(committed / "sweep.json", work / "sweep.json")
-    main(["sweep", "--rerender", "--out", str(work)])  # returns normally on success (errors exit non-zero)
+    import matplotlib
+
+    # Another figure's global style in this process (as seaborn's set_theme leaves it) must not show.
+    with matplotlib.rc_context({"lines.linewidth": 7.0, "axes.grid": True, "font.size": 15.0}):
+        main(["sweep", "--rerender", "--out", str(work)])  # returns normally (errors exit non-zero)
     written = sorted(p.name for p in work.iterdir() if p.name != "sweep.json")
     assert "sweep_report.md" in written and "interval.json" in written
     for file in written:

@@ -90,14 +90,3 @@ def emit_csv(rows: list[dict]) -> None:
     sys.stdout.write(buf.getvalue())
 
 
-def fmt_num(value: Any, digits: int = 4) -> str:
-    """Human formatting for tables: ints with separators, floats with ``digits`` significant digits."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:.{digits}g}"
-    return str(value)

@@ -8,7 +8,8 @@ import click
 
 from ..audit_settings import DTYPES
 from ..errors import UsageError
-from .common import emit_json, fmt_num, open_store, safety_options, store_option
+from ..numbers import cell
+from .common import emit_json, open_store, safety_options, store_option
 
 
 def _limit(value: float | None) -> int | float | None:
@@ -118,8 +119,8 @@ def print_table(result) -> None:
     table.add_column("acc", justify="right")
     table.add_column("± stderr", justify="right")
     for name, row in result.categories.items():
-        table.add_row(escape(name), fmt_num(row["n"]), f"{row['acc']:.4f}", _se(row["stderr"]))
-    table.add_row("[bold]overall[/]", fmt_num(result.n_questions), f"[bold]{result.acc:.4f}[/]",
+        table.add_row(escape(name), cell(row["n"]), f"{row['acc']:.4f}", _se(row["stderr"]))
+    table.add_row("[bold]overall[/]", cell(result.n_questions), f"[bold]{result.acc:.4f}[/]",
                   _se(result.acc_stderr), end_section=True)
     console = Console()
     console.print(table)

@@ -6,10 +6,10 @@ import click
 
 from .. import api
 from ..errors import UsageError
+from ..numbers import cell
 from .common import (
     emit_csv,
     emit_json,
-    fmt_num,
     format_options,
     get_interval,
     interval_options,
@@ -92,7 +92,7 @@ def print_table(rows: list[dict], interval) -> None:
             elif key == "ffn_ratio":
                 cells.append(f"{v:.2f}" if v else "-")
             else:
-                cells.append(fmt_num(v))
+                cells.append(cell(v))
         table.add_row(*cells)
     console = Console(width=max(Console().width, 180))
     console.print(table)

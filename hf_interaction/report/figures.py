@@ -14,6 +14,7 @@ import textwrap
 from collections.abc import Sequence
 
 import matplotlib
+import matplotlib.style
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -289,7 +290,9 @@ def make_figures(table: pd.DataFrame, analyses: Sequence[SettingAnalysis],
     by_setting = {a.setting: a for a in analyses}
     settings = settings_in_order(table)
     out: dict[str, tuple[bytes, bytes]] = {}
-    with matplotlib.rc_context(RC), sns.axes_style("whitegrid"), sns.plotting_context("paper"):
+    # From matplotlib's defaults whatever the process's global settings: the bytes depend only on the data.
+    with matplotlib.style.context("default"), matplotlib.rc_context(RC), sns.axes_style("whitegrid"), \
+            sns.plotting_context("paper"):
         matplotlib.rcParams.update(RC)
         builders = (
             (RDW_FIGURE, lambda: rdw_vs_score(table, settings, by_setting, interval) if settings else None),

@@ -55,7 +55,8 @@ population.f_ci               interval?  interval resampling window groups and i
 population.d_ci               interval?  interval resampling window groups and output-probe groups
 population.aofe_ratio_ci      interval?  its interval
 population.diag_share_ci      interval?  its interval
-population.n_boot_degenerate  int?  replicates without a pair of different groups (left out, counted here); null without intervals
+population.n_boot_degenerate  int?  replicates without a pair of different groups (left out, counted here);
+  null without intervals
 diag_share_vs_baseline_log10    ~float?    with --baseline init: log10 of D/F over the fresh inits' D/F
 diag_share_vs_baseline_log10_ci ~interval? its paired bootstrap interval
 diag_share_vs_baseline_basis    ~str       population or paper: which D/F the ratio uses

@@ -22,8 +22,12 @@ CAPTIONS = {
 
 
 def sweep_figures(record: dict) -> dict[str, tuple[bytes, bytes]]:
-    """Both figures of a sweep record as {name: (png, svg)}."""
-    return {LOSS_FIGURE: _render(loss_figure(record)), AOFE_FIGURE: _render(aofe_figure(record))}
+    """Both figures of a sweep record as {name: (png, svg)}, drawn from matplotlib's defaults whatever
+    the process's global settings (so the bytes depend only on the record)."""
+    import matplotlib.style
+
+    with matplotlib.style.context("default"):
+        return {LOSS_FIGURE: _render(loss_figure(record)), AOFE_FIGURE: _render(aofe_figure(record))}
 
 
 def loss_figure(record: dict) -> Any:
