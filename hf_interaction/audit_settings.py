@@ -9,12 +9,13 @@ from typing import Any
 from .errors import UsageError
 from .presets import DEFAULT_WINDOW_GROUPS, PRESETS
 from .setting import setting
-from .store import SCHEMA_VERSION
 
 #: Model weights' dtypes an audit can load in (accumulation is always float64).
 DTYPES = ("float32", "bfloat16", "float16", "float64")
 JVP_METHODS = ("forward", "double_backward")
 BASELINES = ("init",)
+#: The record schema of the first cache keys (see AuditSettings.cache_key); not bumped with the schema.
+KEY_SCHEMA_VERSION = 1
 DIAG_MEMORY_BUDGET = 2 * 2**30  # bytes for the diagonal accumulators: 2m groups (+ W × 2m cells) of T × V
 
 
@@ -116,6 +117,12 @@ class AuditSettings:
         return replace(self, groups_per_half=max(fitting) if fitting else 1)
 
     def cache_key(self, corpus_sha256: str) -> dict:
-        # metrics_version 2: records carry metrics.population (earlier entries are recomputed).
-        return {**asdict(self), "probe_corpus_sha256": corpus_sha256, "schema_version": SCHEMA_VERSION,
+        """The store key: these settings, the corpus, and the versions of what the numbers mean.
+
+        ``metrics_version`` changes when the numbers do (2: records carry metrics.population; earlier
+        entries are recomputed). ``schema_version`` stays at the record schema the key was first
+        written under (KEY_SCHEMA_VERSION): a later schema only renames keys, and the store upgrades
+        old records when it reads them, so a stored audit stays a cache hit instead of being recomputed.
+        """
+        return {**asdict(self), "probe_corpus_sha256": corpus_sha256, "schema_version": KEY_SCHEMA_VERSION,
                 "metrics_version": 2}

@@ -195,3 +195,29 @@ def test_a_newer_record_schema_is_refused(tmp_path):
     conn.close()
     with pytest.raises(InputError, match="newer than this hf-interaction reads"):
         Store(path).list("audits")
+
+
+def test_a_stored_schema_1_audit_stays_a_cache_hit(tmp_path):
+    """A record-schema change renames keys only: an audit stored under schema 1 is still found by
+    today's cache key (nothing is recomputed) and is returned with today's key names."""
+    from hf_interaction.audit import AuditSettings, run_audit
+    from hf_interaction.probe import load_corpus_text
+    from hf_interaction.source import resolve_model
+
+    settings = AuditSettings.from_preset("micro", probe="builtin")
+    ref = resolve_model("demo")
+    key = settings.resolve_groups(ref.config["vocab_size"]).cache_key(load_corpus_text("builtin").sha256)
+    assert key["schema_version"] == 1  # the key keeps the schema it was first written under
+    old = {"schema_version": 1, "created_utc": "2026-01-01T00:00:00Z", "model": "demo",
+           "metrics": {"n_input_probes": 2, "aofe": 1.0}}
+    path = tmp_path / "s.sqlite"
+    Store(path)
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO audits (model, revision, settings_hash, settings, payload, schema_version, created_at) "
+                 "VALUES (?, ?, ?, ?, ?, 1, '2026-01-01T00:00:00Z')",
+                 (ref.model_id, ref.resolved_revision, settings_hash(key), json.dumps(key), json.dumps(old)))
+    conn.commit()
+    conn.close()
+    result = run_audit("demo", settings, store=Store(path), show_progress=False)
+    assert result.from_store
+    assert result.record["created_at"] == "2026-01-01T00:00:00Z" and result.record["metrics"]["input_probes"] == 2
