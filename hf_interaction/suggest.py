@@ -53,7 +53,7 @@ def suggest_shapes(params: int, *, arch: str = "llama", vocab_size: int = 32000,
 
 def _check_inputs(params: int, vocab_size: int, ffn_ratio: float, head_dim: int, max_mismatch: float,
                   depths: Sequence[int] | None) -> None:
-    for name, value in (("--params", params), ("--vocab", vocab_size), ("--ffn-ratio", ffn_ratio),
+    for name, value in (("--budget", params), ("--vocab", vocab_size), ("--ffn-ratio", ffn_ratio),
                         ("--head-dim", head_dim)):
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
             raise UsageError(f"{name} must be positive, got {value!r}")

@@ -67,7 +67,7 @@ def test_suggest_cli_json_and_interval_file(tmp_path, capsys):
 
     path = tmp_path / "interval.json"
     path.write_text(json.dumps({"lo": 0.01, "hi": 0.04, "source": "my sweep"}))
-    main(["suggest", "--params", "100000", "--vocab", "259", "--head-dim", "8", "--depths", "1,2,4",
+    main(["suggest", "--budget", "100000", "--vocab", "259", "--head-dim", "8", "--depths", "1,2,4",
           "--interval-file", str(path), "--json"])
     data = json.loads(capsys.readouterr().out)
     assert data["interval"]["source"] == "my sweep" and len(data["candidates"]) == 3
@@ -78,7 +78,7 @@ def test_suggest_cli_json_and_interval_file(tmp_path, capsys):
 @pytest.mark.parametrize("args, code, text", [
     (["--params", "1000"], 3, "too small for depth 1"),
     (["--params", "100000", "--head-dim", "64", "--vocab", "259", "--depths", "1"], 3, "depth 1 cannot match"),
-    (["--params", "0"], 2, "--params must be positive"),
+    (["--params", "0"], 2, "--budget must be positive"),
     (["--params", "100000", "--ffn-ratio", "-1"], 2, "--ffn-ratio must be positive"),
     (["--params", "100000", "--arch", "nonsense"], 2, "unknown --arch"),
 ])

@@ -9,7 +9,8 @@ from .sweep import parse_depths
 
 
 @click.command("suggest")
-@click.option("--params", type=int, required=True, help="Parameter budget.")
+@click.option("--budget", "--params", "params", type=int, required=True,
+              help="Parameter budget (as `sweep --budget`; --params is the older spelling).")
 @click.option("--arch", default="llama", show_default=True, help="Decoder config class (transformers model_type).")
 @click.option("--vocab", "vocab_size", type=int, default=32000, show_default=True, help="Vocabulary size.")
 @click.option("--ffn-ratio", type=float, default=4.0, show_default=True, help="FFN width / width.")
@@ -25,7 +26,7 @@ from .sweep import parse_depths
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def command(params, arch, vocab_size, ffn_ratio, head_dim, match, depths, max_mismatch, interval_text, interval_file,
             as_json):
-    """Candidate shapes (depth, width, heads, FFN width) for a budget of PARAMS parameters, with exact
+    """Candidate shapes (depth, width, heads, FFN width) for a budget of BUDGET parameters, with exact
     meta-device parameter counts, R_D/W and position in the efficient interval; the shape closest to
     the interval's centre (in log R_D/W) first. Width matching follows `sweep` (closest count among
     multiples of --head-dim)."""
