@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .figure_bytes import PNG_METADATA
 from .outputs import json_text, output_dir, text_writer, write_together
 
 
@@ -65,5 +66,5 @@ def plot_layer_profiles(records: list[dict], path: Path, labels: list[str] | Non
             ax.set_title(col)
             ax.set_xlim(0, 1)
         fig.suptitle("Layer interaction profile (residual stream entering each block)")
-        fig.savefig(path, dpi=110, format="png", metadata={"Software": None})
+        fig.savefig(path, dpi=110, format="png", metadata=PNG_METADATA)
     plt.close(fig)

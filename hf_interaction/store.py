@@ -15,13 +15,13 @@ import hashlib
 import json
 import os
 import sqlite3
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError, UsageError
+from .runtime import utc_now
 from .schema.spec import SCHEMA_VERSION
 from .schema.upgrade import upgrade
 
@@ -158,7 +158,7 @@ class Store:
         """Insert or replace the record for (model, revision, settings) in one transaction."""
         _check_kind(kind)
         key = settings_hash(settings)
-        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        created = utc_now()
         settings_json = json.dumps(settings, sort_keys=True, default=str)
         payload_json = json.dumps(payload, sort_keys=True, default=str, allow_nan=True)
         with self._connect() as conn:

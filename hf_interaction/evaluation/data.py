@@ -10,12 +10,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ..errors import InputError, NotReachableError
 from ..outputs import json_text, output_dir, text_writer, write_together
+from ..runtime import utc_now
 
 HUB_DATASET = "TIGER-Lab/MMLU-Pro"
 SPLITS = ("test", "validation")
@@ -149,7 +149,7 @@ def export_data(out_dir: str | Path, *, dataset: str = HUB_DATASET, revision: st
         "revision": commit,
         "rows": {split: len(rows[split]) for split in SPLITS},
         "data_fingerprint": data_fingerprint(rows),
-        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "exported_at": utc_now(),
         "datasets_version": datasets.__version__,
     }
     writers = {out / f"{split}.parquet": (lambda tmp, s=split: dsd[s].to_parquet(str(tmp))) for split in SPLITS}
