@@ -20,7 +20,7 @@ import torch
 from .adapters import find_parts, mlp_weights
 from .agop import AgopAccumulator, finalize, make_input_probes, make_output_probes
 from .agop.metrics import aofe_ratio
-from .audit_settings import DIAG_MEMORY_BUDGET, AuditSettings  # noqa: F401 (re-exported)
+from .audit_settings import DIAG_MEMORY_BUDGET, PAIR_MEMORY_BUDGET, AuditSettings  # noqa: F401 (re-exported)
 from .errors import InputError, NumericalError
 from .interval import DEFAULT_INTERVAL, Interval
 from .loading import LoadedModel, load_model
@@ -128,7 +128,7 @@ def run_audit(
     settings.validate()
     loaded = model if isinstance(model, LoadedModel) else None
     ref = loaded.ref if loaded else (model if isinstance(model, ModelRef) else resolve_model(model))
-    settings = settings.resolve_groups(text_config_dict(ref.config).get("vocab_size") or 1)
+    settings = settings.resolve_groups(text_config_dict(ref.config).get("vocab_size") or 1).resolve_estimator()
     corpus = load_corpus_text(settings.probe)
     key = settings.cache_key(corpus.sha256)
     accelerator = make_accelerator(device) if use_accelerate and device_map is None else None
@@ -286,7 +286,13 @@ def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSe
     acc_device = E_eff.device
     V, d_embed = E_eff.shape
     out_dim = V if fn.kind == CAUSAL_LM else width  # an encoder's f is its last hidden state (length d)
-    U = make_input_probes(settings.T, V, settings.input_probes, E_eff, settings.seed).to(E_eff.dtype)
+    pairs = settings.f_estimator == "pairs"
+    store_bytes = settings.pair_store_bytes(d_embed)
+    if store_bytes > PAIR_MEMORY_BUDGET:
+        raise InputError(f"F's pair estimator would keep {store_bytes / 2**30:.1f} GiB of output-probe VJPs "
+                         f"(n × O × T × d = {windows.n} × {settings.output_probes} × {settings.T} × {d_embed})",
+                         "use --f-estimator hutchinson (keeps none), or fewer windows, output probes or a shorter T")
+    U = None if pairs else make_input_probes(settings.T, V, settings.input_probes, E_eff, settings.seed).to(E_eff.dtype)
     R = make_output_probes(out_dim, settings.output_probes, settings.seed).to(device=acc_device, dtype=E_eff.dtype)
     acc = AgopAccumulator(seq_len=settings.T, hidden_size=width, embed_size=d_embed, vocab_size=V,
                           n_layers=len(parts.blocks), input_probes=settings.input_probes,
@@ -294,7 +300,7 @@ def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSe
                           output_size=out_dim, window_groups=settings.window_groups,
                           diag_window_groups=settings.window_groups if settings.diag_cells_fit(V) else 0,
                           cell_dtype=torch.float64 if settings.dtype == "float64" else torch.float32,
-                          device=acc_device)
+                          device=acc_device, pair_windows=windows.n if pairs else 0)
     done: list[int] = []
     state_file = _resume_path(Path(resume_dir), rank) if resume_dir else None
     if state_file is not None and state_file.is_file():
@@ -304,7 +310,7 @@ def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSe
                              "delete it or point --resume at a fresh directory")
         acc.load_state_dict(saved["accumulator"])
         done = list(saved["done"])
-    jvp_method = settings.jvp_method
+    jvp_method = None if pairs else settings.jvp_method  # the pairs estimator forms no JVPs
     notes: list[str] = list(parts.notes)
     todo = [w for w in local if w not in set(done)]
     t_start = time.perf_counter()
@@ -315,7 +321,7 @@ def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSe
         for count, i in enumerate(todo):
             with torch.no_grad():
                 e_i = parts.embedding(ids[i].to(fn.input_device)).detach().to(E_eff.dtype)
-            if count == 0 and jvp_method == "forward":
+            if count == 0 and jvp_method == "forward" and not done:
                 jvp_method = _first_window(acc, fn, e_i, U, R, E_eff, probe_batch, notes, i)
             else:
                 acc.add_window(fn, e_i, U, R, E_eff, probe_batch=probe_batch, jvp_method=jvp_method, window_index=i)
@@ -324,6 +330,9 @@ def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSe
             if state_file is not None and (count + 1) % save_every == 0:
                 _save_state(state_file, acc, done, _resume_key(settings, windows, world))
     elapsed = time.perf_counter() - t_start
+    if acc.output_pass != "one_forward":
+        notes.append("the output probes ran as one forward per probe: this model's backward could not be batched "
+                     "(same result, slower)")
     if accelerator is not None and world > 1:
         acc.all_reduce_(lambda t: accelerator.reduce(t, reduction="sum"))
     gram = acc.embedding_gram_of(E_eff)  # formed once: the population F already needed it
@@ -343,6 +352,7 @@ def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSe
         "embedding_scale": parts.embedding_scale,
         "embedding_path_rel_diff": embedding_path_rel,
         "jvp_method": jvp_method,
+        "output_pass": acc.output_pass,
         "seconds_per_window": elapsed / len(todo) if todo else None,
     })
     if fn.kind == CAUSAL_LM:

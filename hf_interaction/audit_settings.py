@@ -13,10 +13,14 @@ from .setting import setting
 #: Model weights' dtypes an audit can load in (accumulation is always float64).
 DTYPES = ("float32", "bfloat16", "float16", "float64")
 JVP_METHODS = ("forward", "double_backward")
+#: How F = ‖G‖² is estimated: from pairs of the output-probe VJPs D already needs (agop/pairs.py; no
+#: input probes, no JVPs), or the paper's Hutchinson estimator with input probes (JVP + VJP each).
+F_ESTIMATORS = ("pairs", "hutchinson")
 BASELINES = ("init",)
 #: The record schema of the first cache keys (see AuditSettings.cache_key); not bumped with the schema.
 KEY_SCHEMA_VERSION = 1
 DIAG_MEMORY_BUDGET = 2 * 2**30  # bytes for the diagonal accumulators: 2m groups (+ W × 2m cells) of T × V
+PAIR_MEMORY_BUDGET = 8 * 2**30  # bytes for F's pair estimator: the n × O × T × d output-probe VJPs it keeps
 
 
 @dataclass(frozen=True)
@@ -25,7 +29,8 @@ class AuditSettings:
 
     T: int = setting(256, "Tokens per probe window (overrides the preset).", by_preset=True)
     n: int = setting(128, "Number of probe windows (overrides the preset).", by_preset=True)
-    input_probes: int = setting(16, "Hutchinson input probes for F (overrides the preset).", by_preset=True)
+    input_probes: int = setting(16, "Input probes for F with --f-estimator hutchinson (overrides the preset); the "
+                                    "default pairs estimator uses none.", by_preset=True)
     output_probes: int = setting(32, "Output probes for D and the layer profile; even, split in two halves "
                                      "(overrides the preset).", by_preset=True)
     # None: as many as memory allows (see resolve_groups)
@@ -38,8 +43,12 @@ class AuditSettings:
                     "stdlib docstrings), or a PATH (.txt, .jsonl[:field], .parquet). Default: wikitext, or builtin "
                     "for the embedded demo models and smollm2 (offline).", by_preset=True)
     dtype: str = setting("float32", "Model weights' dtype (accumulation is always float64).", choices=DTYPES)
-    jvp_method: str = setting("forward", "forward-mode JVP (falls back automatically) or the double-backward trick.",
-                              choices=JVP_METHODS)
+    f_estimator: str = setting(
+        "pairs", "How F = ‖G‖² is estimated. pairs: from pairs of the output probes' VJPs (no input probes, no "
+                 "JVPs; about 3x faster at equal precision, docs/metrics.md). hutchinson: the paper's estimator, "
+                 "input probes with a JVP and a VJP each (kept for one release).", choices=F_ESTIMATORS)
+    jvp_method: str = setting("forward", "forward-mode JVP (falls back automatically) or the double-backward trick "
+                                         "(--f-estimator hutchinson only).", choices=JVP_METHODS)
     n_boot: int = setting(2000, "Bootstrap replicates for the CIs (default 2000, or the preset's).", by_preset=True)
     # "init": also measure a fresh init of the architecture (baseline.py)
     baseline: str | None = setting(
@@ -52,16 +61,25 @@ class AuditSettings:
     def from_preset(cls, preset: str, **overrides: Any) -> AuditSettings:
         if preset not in PRESETS:
             raise UsageError(f"unknown --preset {preset!r}; choose one of {', '.join(PRESETS)}")
-        values = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
-        return cls(**values)
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if given.get("f_estimator", "pairs") == "pairs" and "input_probes" in given:
+            raise UsageError("--input-probes sets the input probes of --f-estimator hutchinson; the default pairs "
+                             "estimator uses none (add --f-estimator hutchinson, or drop --input-probes)")
+        return cls(**{**PRESETS[preset], **given}).resolve_estimator()
+
+    def resolve_estimator(self) -> AuditSettings:
+        """The settings as measured: no input probes for the pairs estimator (it uses none)."""
+        return replace(self, input_probes=0) if self.f_estimator == "pairs" else self
 
     def validate(self) -> None:
-        for name in ("T", "n", "input_probes", "output_probes", "n_boot"):
+        if self.f_estimator not in F_ESTIMATORS:
+            raise UsageError(f"--f-estimator must be one of {', '.join(F_ESTIMATORS)}, got {self.f_estimator!r}")
+        for name in ("T", "n", "output_probes", "n_boot"):
             if getattr(self, name) < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.T < 2:
             raise UsageError("--T must be at least 2 (the probe loss needs a next token)")
-        if self.input_probes < 2:
+        if self.f_estimator == "hutchinson" and self.input_probes < 2:
             raise UsageError(f"--input-probes must be at least 2 (F's standard error and interval need two), "
                              f"got {self.input_probes}")
         if self.output_probes < 4:
@@ -92,6 +110,12 @@ class AuditSettings:
         cell_bytes = 8 if self.dtype == "float64" else 4
         return 2 * m * tv * cell_bytes * (1 + (self.window_groups if cells else 0))
 
+    def pair_store_bytes(self, embed_size: int) -> int:
+        """Memory of the output-probe VJPs kept for F's pair estimator (n × O × T × d; none for hutchinson)."""
+        if self.f_estimator != "pairs":
+            return 0
+        return self.n * self.output_probes * self.T * embed_size * (8 if self.dtype == "float64" else 4)
+
     def diag_cells_fit(self, vocab_size: int, budget_bytes: int = DIAG_MEMORY_BUDGET) -> bool:
         """Whether the population D's cells fit beside the conditional groups (needs two windows)."""
         m = self.groups_per_half or 1
@@ -119,10 +143,12 @@ class AuditSettings:
     def cache_key(self, corpus_sha256: str) -> dict:
         """The store key: these settings, the corpus, and the versions of what the numbers mean.
 
-        ``metrics_version`` changes when the numbers do (2: records carry metrics.population; earlier
-        entries are recomputed). ``schema_version`` stays at the record schema the key was first
+        ``metrics_version`` changes when the numbers do (2: records carry metrics.population; 3: F
+        from output-probe pairs by default, and the output probes share one forward; earlier entries
+        are recomputed). ``schema_version`` stays at the record schema the key was first
         written under (KEY_SCHEMA_VERSION): a later schema only renames keys, and the store upgrades
         old records when it reads them, so a stored audit stays a cache hit instead of being recomputed.
         """
-        return {**asdict(self), "probe_corpus_sha256": corpus_sha256, "schema_version": KEY_SCHEMA_VERSION,
-                "metrics_version": 2}
+        return {**asdict(self.resolve_estimator()), "probe_corpus_sha256": corpus_sha256,
+                "schema_version": KEY_SCHEMA_VERSION,
+                "metrics_version": 3}

@@ -17,7 +17,7 @@ from hf_interaction.store import Store
 
 # Two groups per half (cheap): D's interval is then null with a note (reported from 3, docs/metrics.md).
 SMALL = AuditSettings(T=8, n=4, input_probes=2, output_probes=4, groups_per_half=2, probe="builtin", n_boot=200)
-CLI_SMALL = ["--probe", "builtin", "--T", "8", "--n", "4", "--input-probes", "2", "--output-probes", "4",
+CLI_SMALL = ["--probe", "builtin", "--T", "8", "--n", "4", "--output-probes", "4",
              "--groups-per-half", "2", "--n-boot", "200"]
 
 
@@ -38,7 +38,9 @@ def test_audit_runs_on_every_family(family, tmp_path, tokenizer_dir):
     m = rec["metrics"]
     for key in ("f_hat", "d_hat", "aofe", "aofe_ratio", "logit_scale", "embedding_gram_aofe_ratio"):
         assert _finite(m[key]), (key, m[key])
-    assert m["f_ci"][0] <= m["f_hat"] <= m["f_ci"][1]
+    # With 2 probes per half a resample that draws every probe once gives F̂ itself (up to rounding),
+    # so an end of the interval can sit on F̂.
+    assert m["f_ci"][0] <= m["f_hat"] * (1 + 1e-12) and m["f_hat"] <= m["f_ci"][1] * (1 + 1e-12)
     assert m["aofe_ci"] is None and "2 output-probe group(s) per half" in m["ci_note"]
     assert len(rec["layers"]) == rec["shape"]["depth"] == 2
     for layer in rec["layers"]:

@@ -75,7 +75,7 @@ def test_baseline_leaves_the_trained_numbers_alone(llama_dir, record):
 
 
 def test_cli_baseline_summary_and_bad_seeds(llama_dir, run_cli, tmp_path):
-    res = run_cli("audit", str(llama_dir), "--probe", "builtin", "--T", "8", "--n", "5", "--input-probes", "2",
+    res = run_cli("audit", str(llama_dir), "--probe", "builtin", "--T", "8", "--n", "5",
                   "--output-probes", "4", "--n-boot", "100", "--baseline", "init", "--no-store")
     assert res.returncode == 0, res.stderr[-2000:]
     assert "trained vs fresh init" in res.stdout and "log10(D/F trained / init)" in res.stdout

@@ -25,7 +25,7 @@ from hf_interaction.probe import framing_prefix, load_corpus_text, make_windows
 from hf_interaction.shape import build_config
 
 SMALL = AuditSettings(T=8, n=3, input_probes=2, output_probes=4, groups_per_half=2, probe="builtin", n_boot=100)
-CLI_SMALL = ["--probe", "builtin", "--T", "8", "--n", "2", "--input-probes", "2", "--output-probes", "4",
+CLI_SMALL = ["--probe", "builtin", "--T", "8", "--n", "2", "--output-probes", "4",
              "--n-boot", "100"]
 
 
@@ -207,10 +207,14 @@ def test_block_width_mismatch_is_refused_not_folded():
 # --- degenerate probe counts, cache hits --------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("flag", "value"), [("--input-probes", "1"), ("--output-probes", "2")])
-def test_degenerate_probe_counts_are_refused(run_cli, flag, value):
-    res = run_cli("audit", "demo", flag, value, "--no-store")
+@pytest.mark.parametrize(("args", "flag"), [(["--f-estimator", "hutchinson", "--input-probes", "1"], "--input-probes"),
+                                           (["--output-probes", "2"], "--output-probes"),
+                                           (["--input-probes", "4"], "--f-estimator hutchinson")])
+def test_degenerate_probe_counts_are_refused(run_cli, args, flag):
+    """Too few probes, or input probes for the default estimator (which uses none): one line, exit 2."""
+    res = run_cli("audit", "demo", *args, "--no-store")
     assert res.returncode == 2 and flag in res.stderr and "Traceback" not in res.stderr, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
 
 
 def test_one_group_per_half_reports_no_d_interval(tmp_path, tokenizer_dir):

@@ -38,7 +38,7 @@ def test_cli_audits_the_gguf_file_and_separates_it_from_its_init(run_cli, gguf_p
     """The file path as a user types it, with --baseline init: the GGUF is recorded, the init sees the
     same windows, scores a far higher loss, and a diagonal share far above the trained model's with
     non-overlapping intervals."""
-    res = run_cli("audit", str(gguf_path), "--probe", "builtin", "--T", "16", "--n", "6", "--input-probes", "4",
+    res = run_cli("audit", str(gguf_path), "--probe", "builtin", "--T", "16", "--n", "6",
                   "--output-probes", "8", "--n-boot", "400", "--baseline", "init", "--json",
                   "--store", str(tmp_path / "s.sqlite"))
     assert res.returncode == 0, res.stderr[-2000:]

@@ -178,8 +178,11 @@ def test_records_of_an_earlier_schema_are_read_with_todays_names(tmp_path):
     assert rec.schema_version == SCHEMA_VERSION and rec.payload["schema_version"] == SCHEMA_VERSION
     assert rec.payload["created_at"] == "2026-01-01T00:00:00Z" and "created_utc" not in rec.payload
     assert rec.payload["shape"] == {"model": "m", "depth": 2}
-    assert rec.payload["metrics"] == {"input_probes": 4, "output_probes": 8, "aofe": 1.0}
-    assert rec.payload["baseline"]["runs"][0]["metrics"] == {"input_probes": 4}
+    # Before schema 3 F was always Hutchinson's and each output probe had its own forward.
+    assert rec.payload["metrics"] == {"input_probes": 4, "output_probes": 8, "aofe": 1.0, "f_estimator": "hutchinson",
+                                      "output_pass": "copies"}
+    assert rec.payload["baseline"]["runs"][0]["metrics"] == {"input_probes": 4, "f_estimator": "hutchinson",
+                                                             "output_pass": "copies"}
 
 
 def test_a_newer_record_schema_is_refused(tmp_path):

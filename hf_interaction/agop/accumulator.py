@@ -8,7 +8,7 @@ the metrics.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -21,6 +21,8 @@ from hf_interaction.agop.passes import (
     jvp_vjp_double_backward,
     jvp_vjp_forward,
     output_probe_grads,
+    output_probe_grads_one_forward,
+    probe_slices,
 )
 from hf_interaction.agop.probes import embedding_gram
 
@@ -29,13 +31,6 @@ from hf_interaction.agop.probes import embedding_gram
 DEFAULT_CHUNK_ELEMENTS = 2**24
 
 ReduceFn = Callable[[torch.Tensor], torch.Tensor]
-
-
-def _batches(total: int, size: int | None) -> Iterator[slice]:
-    """Consecutive slices of ``range(total)`` of at most ``size`` elements (all at once if None)."""
-    step = total if not size else max(1, int(size))
-    for start in range(0, total, step):
-        yield slice(start, min(total, start + step))
 
 
 _TENSOR_NAMES = (
@@ -49,6 +44,8 @@ _TENSOR_NAMES = (
     "input_vjp_group_sums",
     "input_vjp_self_sums",
     "diag_cell_sums",
+    "output_vjp_store",
+    "pair_rows_seen",
 )
 _CONFIG_NAMES = (
     "seq_len",
@@ -62,6 +59,7 @@ _CONFIG_NAMES = (
     "groups_per_half",
     "window_groups",
     "diag_window_groups",
+    "pair_windows",
 )
 
 
@@ -86,6 +84,13 @@ class AgopAccumulator:
       ``input_vjp_self_sums`` (W×I): Σ_{i∈g} ‖Mᵢzⱼ‖², the i = i′ terms to remove from products.
     - ``diag_cell_sums`` (W_D×2m×T×V, in ``cell_dtype``): the diagonal group sums per window group;
       W_D (``diag_window_groups``) is W, or 0 where the cells do not fit in memory.
+
+    For F from pairs of output-probe VJPs (:mod:`pairs`; ``pair_windows`` = N > 0, the number of
+    windows of the audit), no input probes are needed:
+
+    - ``output_vjp_store`` (N×O×T×d_e, in ``cell_dtype``): row i holds window i's VJPs ∂⟨f, r_k⟩/∂e,
+      zero until window i (global index) is added, so shards still combine by summing.
+    - ``pair_rows_seen`` (int64, N): how many times each row was filled (1 after a complete run).
 
     ``vocab_size`` is V, the number of rows of E_eff (the input one-hot dimension);
     ``output_size`` is the length of f and of each output probe (default V, the logits);
@@ -113,9 +118,12 @@ class AgopAccumulator:
         cell_dtype: torch.dtype = torch.float64,
         device: torch.device | str = "cpu",
         chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+        pair_windows: int = 0,
     ) -> None:
-        if input_probes < 1:
-            raise ValueError("need at least one input probe")
+        if pair_windows < 0:
+            raise ValueError(f"pair_windows must be non-negative, got {pair_windows}")
+        if input_probes < 0 or (input_probes < 1 and not pair_windows):
+            raise ValueError("need at least one input probe (or pair_windows > 0: F from output-probe pairs)")
         if output_probes < 2 or output_probes % 2:
             raise ValueError(f"the number of output probes must be even and ≥ 2, got {output_probes}")
         if groups_per_half < 1 or (output_probes // 2) % groups_per_half:
@@ -152,6 +160,12 @@ class AgopAccumulator:
         self.input_vjp_group_sums = torch.zeros(W, I, T, self.embed_size, dtype=f64, **kw)
         self.input_vjp_self_sums = torch.zeros(W, I, dtype=f64, **kw)
         self.diag_cell_sums = torch.zeros(self.diag_window_groups, 2 * groups_per_half, T, V, dtype=cell_dtype, **kw)
+        self.pair_windows = pair_windows
+        self.output_vjp_store = torch.zeros(pair_windows, output_probes, T, self.embed_size, dtype=cell_dtype, **kw)
+        self.pair_rows_seen = torch.zeros(pair_windows, dtype=torch.int64, **kw)
+        #: How the output-probe pass ran: "one_forward" (one forward, batched backward passes) or
+        #: "copies" (a forward of one copy per probe; used where the batched backward is unsupported).
+        self.output_pass = "one_forward"
 
     # -- sizes --------------------------------------------------------------------------------------
 
@@ -171,12 +185,15 @@ class AgopAccumulator:
 
     # -- accumulation -------------------------------------------------------------------------------
 
-    def _check_window(self, e_i: torch.Tensor, U: torch.Tensor, R: torch.Tensor, E_eff: torch.Tensor) -> None:
+    def _check_window(self, e_i: torch.Tensor, U: torch.Tensor | None, R: torch.Tensor, E_eff: torch.Tensor) -> None:
         T, d, V = self.seq_len, self.embed_size, self.vocab_size
         if tuple(e_i.shape) != (T, d):
             raise ValueError(f"window embeddings must be T×d = {T}×{d}, got {tuple(e_i.shape)}")
-        if tuple(U.shape) != (self.input_probes, T, d):
-            raise ValueError(f"input probes must be {self.input_probes}×{T}×{d}, got {tuple(U.shape)}")
+        if U is None and self.input_probes == 0:
+            pass
+        elif U is None or tuple(U.shape) != (self.input_probes, T, d):
+            got = None if U is None else tuple(U.shape)
+            raise ValueError(f"input probes must be {self.input_probes}×{T}×{d}, got {got}")
         if tuple(R.shape) != (self.output_probes, self.output_size):
             raise ValueError(f"output probes must be {self.output_probes}×{self.output_size}, got {tuple(R.shape)}")
         if tuple(E_eff.shape) != (V, d):
@@ -186,39 +203,58 @@ class AgopAccumulator:
         self,
         forward: ForwardFn,
         e_i: torch.Tensor,
-        U: torch.Tensor,
+        U: torch.Tensor | None,
         R: torch.Tensor,
         E_eff: torch.Tensor,
         probe_batch: int | None = None,
         jvp_method: JvpMethod = "forward",
         window_index: int | None = None,
+        one_forward: bool = True,
     ) -> None:
-        """Add one window e_i (T×d): I input-probe and O output-probe copies, in micro-batches.
+        """Add one window e_i (T×d): I input-probe passes (none when F comes from output-probe pairs)
+        and the O output probes, in micro-batches.
 
         ``window_index`` is the window's global index (its group is index mod ``window_groups``);
         None means the number of windows this accumulator has seen (right for a single process).
 
-        ``probe_batch`` caps the number of copies of the window per model pass (None: all I input
-        probes in one pass and all O output probes in another). ``jvp_method`` is ``"forward"``
-        (forward-mode AD; needs forward-mode formulas for every op, e.g. eager attention on CPU) or
-        ``"double_backward"`` (reverse-mode only). Model parameters should have
-        ``requires_grad=False`` so no parameter gradients are built.
+        ``probe_batch`` caps the number of probes per model pass (None: all at once). ``jvp_method``
+        is ``"forward"`` (forward-mode AD; needs forward-mode formulas for every op, e.g. eager
+        attention on CPU) or ``"double_backward"`` (reverse-mode only). ``one_forward``: the output
+        probes share one forward (:func:`output_probe_grads_one_forward`); False, or a model whose
+        backward cannot be batched, runs a forward of one copy per probe. Model parameters should
+        have ``requires_grad=False`` so no parameter gradients are built.
         """
         self._check_window(e_i, U, R, E_eff)
-        if jvp_method == "forward":
-            jvp_vjp = jvp_vjp_forward
-        elif jvp_method == "double_backward":
-            jvp_vjp = jvp_vjp_double_backward
-        else:
+        jvp_vjp = {"forward": jvp_vjp_forward, "double_backward": jvp_vjp_double_backward}.get(jvp_method)
+        if jvp_vjp is None and self.input_probes:
             raise ValueError(f"unknown jvp_method {jvp_method!r}: use 'forward' or 'double_backward'")
-        group = self._group(window_index)
-        for sl in _batches(self.input_probes, probe_batch):
+        index = self._index(window_index)
+        group = index % self.window_groups
+        for sl in probe_slices(self.input_probes, probe_batch):
             self._add_input_vjps(sl, jvp_vjp(forward, e_i, U[sl]), group, E_eff)
         mlp_seen: set[int] = set()
-        for sl in _batches(self.output_probes, probe_batch):
-            grads = output_probe_grads(forward, e_i, R[sl], self.n_layers)
-            mlp_seen |= self._add_output_grads(sl, grads, E_eff, group)
-        self._count_window(mlp_seen, group)
+        for sl, grads in self._output_passes(forward, e_i, R, probe_batch, one_forward):
+            mlp_seen |= self._add_output_grads(sl, grads, E_eff, group, index)
+        self._count_window(mlp_seen, group, index)
+
+    def _output_passes(self, forward: ForwardFn, e_i: torch.Tensor, R: torch.Tensor, probe_batch: int | None,
+                       one_forward: bool):
+        """(probes, gradients) of the output-probe pass: one shared forward where the model's
+        backward can be batched, else (and from then on) a forward of one copy per probe."""
+        if one_forward and self.output_pass == "one_forward":
+            passes = output_probe_grads_one_forward(forward, e_i, R, self.n_layers, probe_batch)
+            try:
+                first = next(passes)
+            except RuntimeError as exc:  # no batching rule for an op of this model's backward
+                if "vmap" not in str(exc).lower() and "batch" not in str(exc).lower():
+                    raise
+                self.output_pass = "copies"
+            else:
+                yield first
+                yield from passes
+                return
+        for sl in probe_slices(self.output_probes, probe_batch):
+            yield sl, output_probe_grads(forward, e_i, R[sl], self.n_layers)
 
     def add_window_naive(
         self,
@@ -232,17 +268,21 @@ class AgopAccumulator:
         """Reference implementation of :meth:`add_window`: a fresh single-copy forward per probe and
         the double-backward JVP. Slow by design; for tests and the benchmark."""
         self.add_window(forward, e_i, U, R, E_eff, probe_batch=1, jvp_method="double_backward",
-                        window_index=window_index)
+                        window_index=window_index, one_forward=False)
 
-    def _group(self, window_index: int | None) -> int:
+    def _index(self, window_index: int | None) -> int:
         index = self.n_windows if window_index is None else int(window_index)
         if index < 0:
             raise ValueError(f"window_index must be non-negative, got {index}")
-        return index % self.window_groups
+        if self.pair_windows and index >= self.pair_windows:
+            raise ValueError(f"window_index {index} is beyond the {self.pair_windows} windows stored for F's pairs")
+        return index
 
-    def _count_window(self, mlp_seen: set[int], group: int) -> None:
+    def _count_window(self, mlp_seen: set[int], group: int, index: int) -> None:
         self.window_count += 1
         self.window_group_counts[group] += 1
+        if self.pair_windows:
+            self.pair_rows_seen[index] += 1
         for layer in mlp_seen:
             self.mlp_window_counts[layer] += 1
 
@@ -263,9 +303,12 @@ class AgopAccumulator:
             gram = self.embedding_gram_of(E_eff)
             self.input_vjp_self_sums[group, sl] += (torch.einsum("jtd,de->jte", v64, gram) * v64).sum(dim=(1, 2))
 
-    def _add_output_grads(self, sl: slice, grads: OutputGrads, E_eff: torch.Tensor, group: int) -> set[int]:
+    def _add_output_grads(self, sl: slice, grads: OutputGrads, E_eff: torch.Tensor, group: int,
+                          index: int) -> set[int]:
         """Add the output probes k in ``sl``; return the blocks whose MLP input was seen."""
         self._add_diag_groups(sl, grads.at_input, E_eff, group)
+        if self.pair_windows:
+            self.output_vjp_store[index, sl] = grads.at_input.to(device=self.device, dtype=self.output_vjp_store.dtype)
         self._add_layer_halves(sl, grads.at_blocks)
         seen = set()
         for layer, grad in enumerate(grads.at_mlp):
@@ -277,17 +320,23 @@ class AgopAccumulator:
         return seen
 
     def _add_diag_groups(self, sl: slice, g: torch.Tensor, E_eff: torch.Tensor, group: int) -> None:
-        """A_c += Σ_{k∈c∩sl} (g_k E_effᵀ)² in float64, over vocabulary chunks of bounded size."""
-        g64 = g.to(device=self.device, dtype=torch.float64)
-        n_copies = g64.shape[0]
+        """A_c += Σ_{k∈c∩sl} (g_k E_effᵀ)², over vocabulary chunks of bounded size.
+
+        The products and squares are formed in the groups' own dtype (``cell_dtype``: float32 for a
+        float32 audit, whose gradients carry no more precision; float64 for float64) and summed over
+        the group's probes in float64: the T×V×d product is the audit's largest, and float64 made it
+        about twice as slow on a CPU for a relative change of ~1e-7 in D."""
+        dtype = self.diag_group_sums.dtype
+        gc = g.to(device=self.device, dtype=dtype)
+        n_copies = gc.shape[0]
         v_chunk = max(1, self.chunk_elements // (n_copies * self.seq_len))
         group_ranges = self._ranges(sl, self.group_size)
         for v0 in range(0, self.vocab_size, v_chunk):
             v1 = min(self.vocab_size, v0 + v_chunk)
-            rows = E_eff[v0:v1].to(device=self.device, dtype=torch.float64)
-            sq = torch.einsum("ktd,vd->ktv", g64, rows).square_()
+            rows = E_eff[v0:v1].to(device=self.device, dtype=dtype)
+            sq = torch.einsum("ktd,vd->ktv", gc, rows).square_()
             for c, lo, hi in group_ranges:
-                part = sq[lo:hi].sum(0)
+                part = sq[lo:hi].sum(0, dtype=torch.float64)
                 self.diag_group_sums[c, :, v0:v1] += part.to(self.diag_group_sums.dtype)
                 if self.diag_window_groups:
                     self.diag_cell_sums[group, c, :, v0:v1] += part.to(self.diag_cell_sums.dtype)

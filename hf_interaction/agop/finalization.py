@@ -29,6 +29,7 @@ from hf_interaction.agop.metrics import (
 from hf_interaction.agop.metrics import (
     percentile_ci as _percentile_ci,
 )
+from hf_interaction.agop.pairs import PairSums, bootstrap_f, bootstrap_f_by_probe, pair_sums
 from hf_interaction.agop.population import population_metrics
 from hf_interaction.errors import NumericalError
 
@@ -42,17 +43,21 @@ _FEW_GROUPS_NOTE = ("intervals of D, AOFE, AOFE-ratio, D/F, tr G and effective r
                     "or more output probes)")
 
 
-def _input_space(acc: AgopAccumulator, E_gram: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-probe Fⱼ = ‖G zⱼ‖² (length I), the m×m matrix P_ab = ⟨d̂_a, d̂_b⟩ over half-1 × half-2
-    groups, where d̂_c = A_c / (n·|c|) is group c's unbiased estimate of diag G, and each group's
-    trace estimate Σ d̂_c (length 2m, unbiased for tr G)."""
-    n, m = acc.n_windows, acc.groups_per_half
+def _hutchinson_f(acc: AgopAccumulator, E_gram: torch.Tensor) -> np.ndarray:
+    """Per-probe Fⱼ = ‖G zⱼ‖² (length I) from the input-probe VJP sums."""
     S = acc.input_vjp_sums
     gram = E_gram.to(device=S.device, dtype=torch.float64)
-    per_probe = (torch.einsum("jtd,de->jte", S, gram) * S).sum(dim=(1, 2)) / n**2
+    return ((torch.einsum("jtd,de->jte", S, gram) * S).sum(dim=(1, 2)) / acc.n_windows**2).cpu().numpy()
+
+
+def _diagonal(acc: AgopAccumulator) -> tuple[np.ndarray, np.ndarray]:
+    """The m×m matrix P_ab = ⟨d̂_a, d̂_b⟩ over half-1 × half-2 groups, where d̂_c = A_c / (n·|c|) is
+    group c's unbiased estimate of diag G, and each group's trace estimate Σ d̂_c (length 2m,
+    unbiased for tr G)."""
+    n, m = acc.n_windows, acc.groups_per_half
     diag_est = acc.diag_group_sums.reshape(2 * m, -1).to(torch.float64) / (n * acc.group_size)
     pair = diag_est[:m] @ diag_est[m:].T
-    return per_probe.cpu().numpy(), pair.cpu().numpy(), diag_est.sum(dim=1).cpu().numpy()
+    return pair.cpu().numpy(), diag_est.sum(dim=1).cpu().numpy()
 
 
 #: Bootstrap replicates are drawn in blocks of at most this many indices (memory only; the block
@@ -84,17 +89,43 @@ def _resample_weights(rng: np.random.Generator, n_boot: int, m: int) -> np.ndarr
     return weights
 
 
-def _bootstrap_fd(per_probe: np.ndarray, pair: np.ndarray, traces: np.ndarray, n_boot: int,
-                  seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bootstrap replicates of F̂ (input probes resampled), D̂ (groups resampled within each half,
-    independently, so a group is never paired with itself) and tr Ĝ (the same group resamples)."""
-    rng = np.random.default_rng(seed)
-    f_boot = _bootstrap_means(rng, per_probe, n_boot)
+def _bootstrap_d(rng: np.random.Generator, pair: np.ndarray, traces: np.ndarray,
+                 n_boot: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Replicates of D̂ (groups resampled within each half, independently, so a group is never paired
+    with itself) and tr Ĝ (the same resamples), and the 2m group weights drawn."""
     m = pair.shape[0]
     w1, w2 = _resample_weights(rng, n_boot, m), _resample_weights(rng, n_boot, m)
     d_boot = ((w1 @ pair) * w2).sum(axis=1)
     trace_boot = 0.5 * (w1 @ traces[:m] + w2 @ traces[m:])
-    return f_boot, d_boot, trace_boot
+    return d_boot, trace_boot, np.concatenate([w1, w2], axis=1)
+
+
+def _f_estimate(acc: AgopAccumulator, E_gram: torch.Tensor, rng: np.random.Generator, n_boot: int,
+                pair: np.ndarray, traces: np.ndarray) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.ndarray]:
+    """F̂ with its standard error, and the bootstrap replicates of F̂, D̂ and tr Ĝ.
+
+    Hutchinson (input probes): F̂ = mean_j ‖G zⱼ‖², input probes resampled, then D's groups.
+    Output-probe pairs (:mod:`pairs`): D's group resamples also resample F's probes (so D/F keeps the
+    correlation of F and D, which come from the same VJPs); with fewer than 3 groups per half, where
+    D has no interval, F resamples single probes within each half instead."""
+    if not acc.pair_windows:
+        per_probe = _hutchinson_f(acc, E_gram)
+        f_boot = _bootstrap_means(rng, per_probe, n_boot)
+        d_boot, trace_boot, _ = _bootstrap_d(rng, pair, traces, n_boot)
+        n_in = per_probe.shape[0]
+        f_se = float(per_probe.std(ddof=1) / math.sqrt(n_in)) if n_in > 1 else math.nan
+        return {"f_hat": float(per_probe.mean()), "f_se": f_se, "f_estimator": "hutchinson"}, f_boot, d_boot, trace_boot
+    sums: PairSums = pair_sums(acc, E_gram)
+    d_boot, trace_boot, group_weights = _bootstrap_d(rng, pair, traces, n_boot)
+    if acc.groups_per_half >= MIN_GROUPS_FOR_D_CI:
+        f_boot = bootstrap_f(sums, group_weights)
+    else:
+        half = acc.output_probes // 2
+        probe_weights = np.concatenate([_resample_weights(rng, n_boot, half), _resample_weights(rng, n_boot, half)],
+                                       axis=1)
+        f_boot = bootstrap_f_by_probe(sums, probe_weights)
+    return {"f_hat": sums.f_hat, "f_se": sums.jackknife_se(), "f_estimator": "output_probe_pairs",
+            "_pair_sums": sums}, f_boot, d_boot, trace_boot
 
 
 def _layer_profile(acc: AgopAccumulator, layer: int) -> dict[str, Any]:
@@ -185,16 +216,15 @@ def finalize(
     if len(mlp_weights) != acc.n_layers:
         raise ValueError(f"mlp_weights has {len(mlp_weights)} entries for {acc.n_layers} blocks")
 
-    per_probe, pair, traces = _input_space(acc, E_gram)
-    f_hat, d_hat, trace = float(per_probe.mean()), float(pair.mean()), float(traces.mean())
+    pair, traces = _diagonal(acc)
+    d_hat, trace = float(pair.mean()), float(traces.mean())
+    f_info, f_boot, d_boot, trace_boot = _f_estimate(acc, E_gram, np.random.default_rng(seed), n_boot, pair, traces)
+    f_hat, f_se, sums = f_info["f_hat"], f_info["f_se"], f_info.pop("_pair_sums", None)
     if not f_hat > 0:
         raise NumericalError(f"F̂ = {f_hat!r}: the output f does not depend on the input (AOFE-ratio undefined)")
-    f_boot, d_boot, trace_boot = _bootstrap_fd(per_probe, pair, traces, n_boot, seed)
     aofe_boot = f_boot - d_boot
     if replicates is not None:
         replicates["paper"] = d_boot / f_boot
-    n_in = per_probe.shape[0]
-    f_se = float(per_probe.std(ddof=1) / math.sqrt(n_in)) if n_in > 1 else math.nan
 
     layers = []
     for layer in range(acc.n_layers):
@@ -207,6 +237,7 @@ def finalize(
     # 95% (docs/metrics.md). Report them as unavailable instead.
     d_known = acc.groups_per_half >= MIN_GROUPS_FOR_D_CI
     return {
+        "f_estimator": f_info["f_estimator"],
         "f_hat": f_hat,
         "f_se": _json_float(f_se),
         "f_ci": _percentile_ci(f_boot, ci_level),
@@ -237,6 +268,6 @@ def finalize(
         "groups_per_half": acc.groups_per_half,
         # Unbiased for the AGOP of the probe corpus rather than of these n windows (population.py).
         "population": population_metrics(acc, E_gram, n_boot=n_boot, seed=seed, ci_level=ci_level,
-                                         replicates=replicates),
+                                         replicates=replicates, pair_sums=sums),
         "layers": layers,
     }

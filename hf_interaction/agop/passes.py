@@ -4,12 +4,13 @@ The model is seen only through a *forward callable* supplied by the caller (the 
 ``forward(e) -> ForwardOut`` maps a batch of embedded windows ``e`` (B×T×d) to the centred, scaled
 last-position logits ``f`` (B×V) and exposes the tensors entering every block and every block's MLP
 input projection. An input-probe pass gives ∂⟨f, Jᵀz⟩/∂e (a JVP, then a VJP); an output-probe pass
-gives the gradients of ⟨f, r⟩ at the embeddings, every block input and every MLP input.
+gives the gradients of ⟨f, r⟩ at the embeddings, every block input and every MLP input, either
+from a forward of one copy per probe or from one forward shared by all probes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -99,17 +100,15 @@ class OutputGrads:
     at_mlp: list[torch.Tensor | None]
 
 
-def output_probe_grads(forward: ForwardFn, e: torch.Tensor, R: torch.Tensor, n_layers: int) -> OutputGrads:
-    """One forward of K copies of e and one backward of Σ_k ⟨f_k, r_k⟩ to e, blocks and MLP inputs."""
-    x = _copies(e, R.shape[0])
-    out = forward(x)
+def _output_targets(out: ForwardOut, x: torch.Tensor, n_layers: int, R: torch.Tensor):
+    """Check one forward's output and list the tensors to differentiate at (and their names)."""
     if len(out.block_inputs) != n_layers or len(out.mlp_inputs) != n_layers:
         raise ValueError(
             f"forward returned {len(out.block_inputs)} block inputs and {len(out.mlp_inputs)} MLP inputs, "
             f"expected {n_layers} of each"
         )
-    if tuple(out.f.shape) != tuple(R.shape):
-        raise ValueError(f"forward output f has shape {tuple(out.f.shape)}, expected {tuple(R.shape)}")
+    if out.f.shape[-1] != R.shape[-1]:
+        raise ValueError(f"forward output f has shape {tuple(out.f.shape)}, probes have length {R.shape[-1]}")
     refuse_non_finite(out.f, "the forward output f (output-probe pass)")
     mlp_layers = [layer for layer, t in enumerate(out.mlp_inputs) if t is not None]
     targets = [x, *out.block_inputs, *(out.mlp_inputs[layer] for layer in mlp_layers)]
@@ -121,13 +120,58 @@ def output_probe_grads(forward: ForwardFn, e: torch.Tensor, R: torch.Tensor, n_l
     for target, name in zip(targets, names, strict=True):
         if not target.requires_grad:
             raise ValueError(f"{name} is not connected to f in the autograd graph (it does not require grad)")
-    grads = torch.autograd.grad(out.f, targets, grad_outputs=R.to(out.f), allow_unused=True)
+    return targets, names, mlp_layers
+
+
+def _output_grads(grads, names, mlp_layers: list[int], n_layers: int, prefix: int) -> OutputGrads:
+    """Check the gradients of one output-probe pass and sort them into an :class:`OutputGrads`."""
     for grad, name in zip(grads, names, strict=True):
         if grad is None:
             raise ValueError(f"{name} is not connected to f in the autograd graph (check the hooks)")
         refuse_non_finite(grad, f"the gradient of ⟨f, r⟩ at {name}")
-    p = out.prefix  # framing positions (BOS) are not part of e: leave their gradients out
+    p = prefix  # framing positions (BOS) are not part of e: leave their gradients out
     at_mlp: list[torch.Tensor | None] = [None] * n_layers
     for layer, grad in zip(mlp_layers, grads[1 + n_layers :], strict=True):
         at_mlp[layer] = grad[:, p:]
     return OutputGrads(at_input=grads[0], at_blocks=[g[:, p:] for g in grads[1 : 1 + n_layers]], at_mlp=at_mlp)
+
+
+def output_probe_grads(forward: ForwardFn, e: torch.Tensor, R: torch.Tensor, n_layers: int) -> OutputGrads:
+    """One forward of K copies of e and one backward of Σ_k ⟨f_k, r_k⟩ to e, blocks and MLP inputs."""
+    x = _copies(e, R.shape[0])
+    out = forward(x)
+    if tuple(out.f.shape) != tuple(R.shape):
+        raise ValueError(f"forward output f has shape {tuple(out.f.shape)}, expected {tuple(R.shape)}")
+    targets, names, mlp_layers = _output_targets(out, x, n_layers, R)
+    grads = torch.autograd.grad(out.f, targets, grad_outputs=R.to(out.f), allow_unused=True)
+    return _output_grads(grads, names, mlp_layers, n_layers, out.prefix)
+
+
+def output_probe_grads_one_forward(forward: ForwardFn, e: torch.Tensor, R: torch.Tensor, n_layers: int,
+                                   batch: int | None = None) -> Iterator[tuple[slice, OutputGrads]]:
+    """The same gradients as :func:`output_probe_grads` from **one** forward of a single copy of e:
+    the K probes are K backward passes, batched through autograd's ``is_grads_batched`` (vmap over
+    the backward graph), ``batch`` probes at a time (all at once if None). Yields ``(probes, grads)``.
+
+    A forward is about as costly as a backward without parameter gradients, so K probes cost K + 1
+    passes instead of 2K.
+    """
+    x = e.detach().unsqueeze(0).clone().requires_grad_(True)
+    out = forward(x)
+    if tuple(out.f.shape) != (1, R.shape[-1]):
+        raise ValueError(f"forward output f has shape {tuple(out.f.shape)}, expected (1, {R.shape[-1]})")
+    targets, names, mlp_layers = _output_targets(out, x, n_layers, R)
+    slices = list(probe_slices(R.shape[0], batch))
+    for number, sl in enumerate(slices):
+        probes = R[sl].to(out.f).unsqueeze(1)  # K×1×V: one grad output per probe, batched
+        grads = torch.autograd.grad(out.f, targets, grad_outputs=probes, allow_unused=True, is_grads_batched=True,
+                                    retain_graph=number + 1 < len(slices))
+        grads = [None if g is None else g.squeeze(1) for g in grads]
+        yield sl, _output_grads(grads, names, mlp_layers, n_layers, out.prefix)
+
+
+def probe_slices(total: int, size: int | None) -> Iterator[slice]:
+    """Consecutive slices of ``range(total)`` of at most ``size`` elements (all at once if None)."""
+    step = max(1, total if not size else int(size))
+    for start in range(0, total, step):
+        yield slice(start, min(total, start + step))

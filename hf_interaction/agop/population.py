@@ -7,13 +7,16 @@ pairs *different windows* (and, for D, different output probes), whose expectati
 
 - F: E_z⟨Mᵢz, Mᵢ′z⟩ = ⟨Mᵢ, Mᵢ′⟩ for Rademacher z and i ≠ i′, so the U-statistic over all pairs
   i ≠ i′ is unbiased for ‖Ḡ‖²_F. It needs only the per-window-group sums S_g of the input VJPs and
-  each group's Σᵢ‖Mᵢzⱼ‖² (to remove the i = i′ terms): both are linear in the windows.
+  each group's Σᵢ‖Mᵢzⱼ‖² (to remove the i = i′ terms): both are linear in the windows. With F from
+  output-probe pairs (:mod:`pairs`), the same U-statistic averages ⟨Jᵢr_k, Jᵢ′r_k′⟩² over i ≠ i′
+  and k ≠ k′ instead.
 - D: the diagonal estimates of window group g with output-probe group c, averaged over pairs with
   g ≠ g′ *and* c ≠ c′, are unbiased for Σ_a Ḡ_aa².
 
 Intervals resample window groups (the same resample for F and D, so their ratio keeps the windows'
-correlation), input probes and output-probe groups, independently; each replicate is a ratio of
-the resampled pair sums to the resampled pair counts.
+correlation), input probes and output-probe groups (F from output-probe pairs uses D's probe-group
+resample too), independently; each replicate is a ratio of the resampled pair sums to the
+resampled pair counts.
 """
 
 from __future__ import annotations
@@ -26,8 +29,10 @@ import torch
 
 if TYPE_CHECKING:
     from hf_interaction.agop.accumulator import AgopAccumulator
+    from hf_interaction.agop.pairs import PairSums
 
 from hf_interaction.agop.metrics import json_float, percentile_ci
+from hf_interaction.agop.pairs import bootstrap_population_f
 from hf_interaction.presets import DEFAULT_WINDOW_GROUPS  # noqa: F401 (the audit's default W)
 
 #: Below this many window groups the bootstrap over groups is not trusted: intervals are not given.
@@ -77,15 +82,19 @@ def _ratio(num: float, den: float) -> float:
 
 
 def population_metrics(acc: AgopAccumulator, E_gram: torch.Tensor, *, n_boot: int, seed: int,
-                       ci_level: float, replicates: dict[str, np.ndarray] | None = None) -> dict[str, Any]:
+                       ci_level: float, replicates: dict[str, np.ndarray] | None = None,
+                       pair_sums: PairSums | None = None) -> dict[str, Any]:
     """The ``metrics.population`` block: point estimates, intervals (or a note why not), and how made.
-    ``replicates`` (if given) receives the D/F replicates under ``"population"``."""
+    ``replicates`` (if given) receives the D/F replicates under ``"population"``; ``pair_sums``
+    (F from output-probe pairs) replaces the input-probe F."""
     W = acc.window_groups
     groups_seen = int((acc.window_group_counts > 0).sum())
     out: dict[str, Any] = {
         "window_groups": W,
         "window_groups_seen": groups_seen,
-        "estimator": "U-statistics over pairs of different windows (and different output-probe groups for D)",
+        "estimator": ("U-statistics over pairs of different windows (and different output probes for F, "
+                      "different output-probe groups for D)") if pair_sums is not None else (
+                      "U-statistics over pairs of different windows (and different output-probe groups for D)"),
         "note": None,
     }
     if W < 2 or acc.n_windows < 2:
@@ -93,8 +102,11 @@ def population_metrics(acc: AgopAccumulator, E_gram: torch.Tensor, *, n_boot: in
                                   "diag_share_ci", "n_boot_degenerate")))
         out["note"] = "population estimates not available: they need two windows in different window groups"
         return out
-    P_f, N_f = input_pair_sums(acc, E_gram)
-    f_hat = _ratio(float(P_f.sum(axis=(1, 2)).mean()), float(N_f.sum()))
+    if pair_sums is None:
+        P_f, N_f = input_pair_sums(acc, E_gram)
+        f_hat = _ratio(float(P_f.sum(axis=(1, 2)).mean()), float(N_f.sum()))
+    else:
+        f_hat = pair_sums.population_f()
     has_cells = acc.diag_cell_sums.shape[0] > 0
     if has_cells:
         P_d, N_d = diag_pair_sums(acc)
@@ -113,17 +125,21 @@ def population_metrics(acc: AgopAccumulator, E_gram: torch.Tensor, *, n_boot: in
         out["note"] = _FEW_GROUPS_NOTE.format(w=groups_seen)
         return out
     rng = np.random.default_rng([seed, 1])  # a stream separate from the conditional bootstrap
-    I = P_f.shape[0]  # noqa: E741 (DESIGN's notation)
     cw = rng.multinomial(W, np.full(W, 1.0 / W), size=n_boot).astype(np.float64)
-    a = rng.multinomial(I, np.full(I, 1.0 / I), size=n_boot) / I
-    f_num = (a * np.einsum("bg,jgh,bh->bj", cw, P_f, cw)).sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):  # degenerate replicates are counted below
-        f_boot = f_num / np.einsum("bg,gh,bh->b", cw, N_f, cw)
+    C = 2 * acc.groups_per_half
+    if pair_sums is None:
+        I = P_f.shape[0]  # noqa: E741 (DESIGN's notation)
+        a = rng.multinomial(I, np.full(I, 1.0 / I), size=n_boot) / I
+        f_num = (a * np.einsum("bg,jgh,bh->bj", cw, P_f, cw)).sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):  # degenerate replicates are counted below
+            f_boot = f_num / np.einsum("bg,gh,bh->b", cw, N_f, cw)
+        cp = rng.multinomial(C, np.full(C, 1.0 / C), size=n_boot).astype(np.float64) if has_cells else None
+    else:  # the probe-group resample serves F and D alike
+        cp = rng.multinomial(C, np.full(C, 1.0 / C), size=n_boot).astype(np.float64)
+        f_boot = bootstrap_population_f(pair_sums, cw, cp)
     ok = np.isfinite(f_boot)
     out["f_ci"] = percentile_ci(f_boot[ok], ci_level)
     if has_cells:
-        C = acc.diag_cell_sums.shape[1]
-        cp = rng.multinomial(C, np.full(C, 1.0 / C), size=n_boot).astype(np.float64)
         w = (cw[:, :, None] * cp[:, None, :]).reshape(n_boot, -1)
         with np.errstate(divide="ignore", invalid="ignore"):
             d_boot = np.einsum("bk,kl,bl->b", w, P_d, w) / np.einsum("bk,kl,bl->b", w, N_d, w)

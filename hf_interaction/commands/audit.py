@@ -15,17 +15,17 @@ from .common import emit_json, get_interval, interval_options, open_store, safet
 from .options import settings_options
 
 #: The audit settings the command takes, in --help order (declared once, on AuditSettings).
-AUDIT_FLAGS = ("T", "n", "input_probes", "output_probes", "groups_per_half", "seed", "probe", "dtype", "jvp_method",
-               "n_boot", "baseline", "baseline_seeds")
+AUDIT_FLAGS = ("T", "n", "input_probes", "output_probes", "groups_per_half", "seed", "probe", "dtype", "f_estimator",
+               "jvp_method", "n_boot", "baseline", "baseline_seeds")
 
 
 @click.command("audit")
 @click.argument("model")
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None,
-              help="Probe sizes. paper: T=256, n=128, 16 input / 32 output probes (DESIGN §4.2). "
-                   "cpu: T=32, n=8, 4/8 probes (~1 min for a 100M model on 2 cores). "
-                   "demo: T=64, n=16, 8/16. tiny, small, micro: the sweep's checkpoint audits (tiny models; micro for "
-                   "tests). Default: paper; demo for the embedded demo models; cpu for smollm2. "
+              help="Probe sizes. paper: T=256, n=128, 32 output probes (and 16 input probes with --f-estimator "
+                   "hutchinson; DESIGN §4.2). cpu: T=32, n=8, 8 (4) probes (under a minute for a 100M model on 2 "
+                   "cores). demo: T=64, n=16, 16 (8). tiny, small, micro: the sweep's checkpoint audits (tiny "
+                   "models; micro for tests). Default: paper; demo for the embedded demo models; cpu for smollm2. "
                    "Audits are comparable only within one preset (T and n change what AOFE measures), and AOFE, "
                    "AOFE-ratio and D/F only between models of the same vocabulary and output function: across "
                    "those, compare --baseline init ratios (docs/metrics.md).")
@@ -33,7 +33,7 @@ AUDIT_FLAGS = ("T", "n", "input_probes", "output_probes", "groups_per_half", "se
 @click.option("--device", default=None, help="Device, e.g. cpu or cuda:0 (default: Accelerate's choice).")
 @click.option("--device-map", default=None, help="'auto' to spread a model larger than one device (one process).")
 @click.option("--probe-batch", type=int, default=None,
-              help="Copies of a window per model pass (bounds memory; default: all probes at once).")
+              help="Probes per model pass (bounds memory; default: all probes at once).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Also write the JSON record, a per-layer CSV and a layer-profile figure here.")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False), default=None,
@@ -53,9 +53,9 @@ AUDIT_FLAGS = ("T", "n", "input_probes", "output_probes", "groups_per_half", "se
 @click.option("--eval-data", type=click.Path(file_okay=False), default=None,
               help="Local MMLU-Pro files (from `eval --export-data`) for --eval.")
 def command(model, preset, T, n, input_probes, output_probes, groups_per_half, seed, probe, dtype, device,
-            device_map, probe_batch, jvp_method, n_boot, baseline, baseline_seeds, out_dir, resume_dir, force,
-            allow_pickle, trust_remote_code, interval_text, interval_file, store_path, no_store, as_json, run_eval,
-            eval_task, eval_subsample, eval_limit, eval_data):
+            device_map, probe_batch, f_estimator, jvp_method, n_boot, baseline, baseline_seeds, out_dir, resume_dir,
+            force, allow_pickle, trust_remote_code, interval_text, interval_file, store_path, no_store, as_json,
+            run_eval, eval_task, eval_subsample, eval_limit, eval_data):
     """Measure neural interaction of MODEL: AOFE and AOFE-ratio of the input-space AGOP with
     confidence intervals, the per-block layer profile, NFA alignment and the probe loss.
 
@@ -73,7 +73,8 @@ def command(model, preset, T, n, input_probes, output_probes, groups_per_half, s
     settings = AuditSettings.from_preset(
         preset or ("demo" if is_demo else "cpu" if is_packaged else "paper"), T=T, n=n, input_probes=input_probes,
         output_probes=output_probes, groups_per_half=groups_per_half, seed=seed,
-        probe=probe or ("builtin" if is_demo or is_packaged else "wikitext"), dtype=dtype, jvp_method=jvp_method,
+        probe=probe or ("builtin" if is_demo or is_packaged else "wikitext"), dtype=dtype, f_estimator=f_estimator,
+        jvp_method=jvp_method,
         n_boot=n_boot, baseline=baseline, baseline_seeds=baseline_seeds,
     )
     if device_map and device:
@@ -172,8 +173,10 @@ def print_summary(rec: dict, *, from_store: bool = False, out_dir: str | None = 
             row += [_f(layer.get("trace")), _f(layer.get("nfa_full"), 3)]
         lt.add_row(*row)
     console.print(lt)
-    console.print(f"probe: {st['probe']} T={st['T']} n={st['n']} input probes={st['input_probes']} "
-                  f"output probes={st['output_probes']} seed={st['seed']} windows sha256 "
+    how_f = ("F from output-probe pairs" if st.get("f_estimator", "hutchinson") == "pairs"
+             else f"F by Hutchinson, {st['input_probes']} input probes")
+    console.print(f"probe: {st['probe']} T={st['T']} n={st['n']} output probes={st['output_probes']} ({how_f}) "
+                  f"seed={st['seed']} windows sha256 "
                   f"{rec['probe']['windows_sha256'][:12]}", style="dim")
     for note in rec.get("notes", []):
         console.print(f"note: {note}", style="dim")

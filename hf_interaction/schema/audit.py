@@ -8,9 +8,12 @@ from .spec import RecordSchema
 
 #: The metrics of one measured model (the audited one, or one fresh init of a baseline).
 METRICS = """
-f_hat          float      F: the paper's Hutchinson estimate of ‖G‖²_F over the n windows (input probes)
-f_se           float      standard error of f_hat over the input probes
-f_ci           interval?  bootstrap interval of F (input probes resampled)
+f_estimator    str        how F was estimated: output_probe_pairs (pairs of output-probe VJPs, the default) or
+  hutchinson (input probes, the paper's)
+f_hat          float      F: the estimate of ‖G‖²_F over the n windows (the paper's target)
+f_se           float      standard error of f_hat: over the input probes (hutchinson), or the delete-one-probe
+  jackknife over the output probes (pairs)
+f_ci           interval?  bootstrap interval of F (input probes resampled; or output-probe groups, as for D)
 d_hat          float      D: the split-half estimate of ‖diag G‖² (output-probe groups)
 d_ci           interval?  bootstrap interval of D; null with fewer than 3 groups per half (see ci_note)
 aofe           float      AOFE = F − D, the off-diagonal Frobenius energy (raw: nothing clipped)
@@ -29,7 +32,7 @@ ci_level       float      the intervals' coverage (0.95)
 n_boot         int        bootstrap replicates
 bootstrap_seed int        the bootstrap's seed
 n_windows      int        probe windows measured
-input_probes   int        Hutchinson input probes (F)
+input_probes   int        Hutchinson input probes (F); 0 with F from output-probe pairs
 output_probes  int        output probes (D and the layer profile), in two halves
 groups_per_half int       output-probe groups per half: the bootstrap units of D
 logit_scale    float      s: the RMS of the centred last-position logits that f is divided by
@@ -38,7 +41,10 @@ embedding_gram_aofe_ratio     float  AOFE-ratio of E_effᵀE_eff / V, a data-fre
 embedding_gram_init_reference float  (d − 1) / (V + d − 1): embedding_gram_aofe_ratio at initialisation
 embedding_scale        float   the measured scale between embedding rows and the model's input (Gemma: √d)
 embedding_path_rel_diff float  relative difference of the output through inputs_embeds and input_ids
-jvp_method             str     forward or double_backward (how Jacobian-vector products were formed)
+jvp_method             str?    forward or double_backward (how Jacobian-vector products were formed); null when
+  none were (F from output-probe pairs)
+output_pass            str     one_forward (the output probes share one forward, batched backward passes) or copies
+  (a forward per probe)
 seconds_per_window     float   measuring time per window
 probe_loss_nats_per_token float  next-token loss on the probe windows (text tokens 1..T−1)
 probe_loss_bits_per_byte  float  the same in bits per UTF-8 byte (comparable across tokenizers)
@@ -51,7 +57,7 @@ population.f_hat              float?  corpus F; null with fewer than 2 windows
 population.d_hat              float?  corpus D; null when its cells do not fit in memory (see note)
 population.aofe_ratio         float?  (F − D) / F of the corpus
 population.diag_share         float?  D / F of the corpus
-population.f_ci               interval?  interval resampling window groups and input probes
+population.f_ci               interval?  interval resampling window groups and input probes (or output-probe groups)
 population.d_ci               interval?  interval resampling window groups and output-probe groups
 population.aofe_ratio_ci      interval?  its interval
 population.diag_share_ci      interval?  its interval
@@ -85,13 +91,14 @@ nfa_offdiag_over_baseline ~float?  with --baseline init: nfa_offdiag minus the f
 SETTINGS = """
 T               int    tokens per probe window
 n               int    probe windows
-input_probes    int    Hutchinson input probes
+input_probes    int    Hutchinson input probes (0 with f_estimator pairs)
 output_probes   int    output probes
 groups_per_half int    output-probe groups per half (resolved from memory when not given)
 seed            int    seed of windows, probes and bootstrap
 probe           str    the probe corpus: wikitext, builtin or a path
 dtype           str    the weights' dtype
-jvp_method      str    forward or double_backward
+f_estimator     str    pairs (F from output-probe pairs) or hutchinson (input probes)
+jvp_method      str    forward or double_backward (used by hutchinson only)
 n_boot          int    bootstrap replicates
 baseline        str?   init, or null without a baseline
 baseline_seeds  int    fresh inits in the baseline

@@ -29,6 +29,16 @@ RENAMES: dict[int, dict[str, tuple[tuple[str, str | None], ...]]] = {
     },
 }
 
+#: version → record kind → (path, value): keys an earlier version lacked, with the one value they
+#: had then (``x[]`` steps into the items of list ``x``).
+VALUES: dict[int, dict[str, tuple[tuple[str, object], ...]]] = {
+    # Before version 3, F was always the Hutchinson estimate and each output probe had its own forward.
+    2: {"audit": (("settings.f_estimator", "hutchinson"),
+                  ("metrics.f_estimator", "hutchinson"), ("metrics.output_pass", "copies"),
+                  ("baseline.runs[].metrics.f_estimator", "hutchinson"),
+                  ("baseline.runs[].metrics.output_pass", "copies"))},
+}
+
 
 #: version → record kind → (path, path it defaults to): keys an earlier version could lack.
 DEFAULTS: dict[int, dict[str, tuple[tuple[str, str], ...]]] = {
@@ -56,6 +66,19 @@ def _put(obj: dict, path: list[str], value) -> None:
     for key in path[:-1]:
         obj = obj.setdefault(key, {})
     obj.setdefault(path[-1], value)
+
+
+def _put_value(obj, path: list[str], value) -> None:
+    """Set ``path`` to ``value`` where it is absent (its parent must exist); ``x[]`` steps into lists."""
+    if not isinstance(obj, dict):
+        return
+    if len(path) == 1:
+        obj.setdefault(path[0], value)
+    elif path[0].endswith("[]"):
+        for item in obj.get(path[0][:-2]) or []:
+            _put_value(item, path[1:], value)
+    else:
+        _put_value(obj.get(path[0]), path[1:], value)
 
 
 def _move(obj, old: list[str], new: list[str] | None) -> None:
@@ -99,6 +122,8 @@ def upgrade(kind: str, payload: dict, version: int) -> dict:
             value = _get(out, source.split("."))
             if _get(out, path.split(".")) is _ABSENT and value is not _ABSENT:
                 _put(out, path.split("."), value)
+        for path, value in VALUES.get(step, {}).get(kind, ()):
+            _put_value(out, path.split("."), value)
     if "schema_version" in out:
         out["schema_version"] = SCHEMA_VERSION
     return out
