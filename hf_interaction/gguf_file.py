@@ -1,8 +1,9 @@
 """GGUF files as a model source (llama.cpp's single-file format): metadata without the weights.
 
 transformers reads a GGUF file with ``from_pretrained(directory, gguf_file=name)`` and dequantizes its
-tensors to float; the config comes from the file's metadata, mapped to Hugging Face names by the same
-function ``from_pretrained`` uses. This module finds the file, reads that config and the quantization
+tensors to float; the config comes from the file's metadata, mapped to Hugging Face names as
+``from_pretrained`` maps them (gguf_load.py does both from one parse of the file, for the common
+architectures). This module finds the file, reads that config and the quantization
 type (``general.file_type`` and the count of each tensor type) so a record can say which quant it
 measured, and resolves the short names of GGUF models shipped inside PyPI packages (``smollm2``).
 """
@@ -72,7 +73,7 @@ def quantization(path: Path) -> dict:
     """``{"file_type": "Q4_1", "tensor_types": {"Q4_1": 210, "F32": 61, ...}}`` from the file's header.
 
     Read with :func:`_scan_header` (skips the values it does not need): ``gguf.GGUFReader`` builds
-    every field, ~6 s for a 49k-entry token table, and transformers parses the file again anyway."""
+    every field, ~4 s for a 49k-entry token table."""
     gguf, _ = _gguf()
     try:
         file_type_code, tensor_codes = _scan_header(path)
@@ -191,15 +192,23 @@ class _Cursor:
 def read_config(path: Path) -> dict:
     """The Hugging Face config dict of a GGUF file, from its metadata (no tensors are read).
 
-    Call :func:`quantization` first: it gives the clear error for a file that is not GGUF."""
-    from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
+    Call :func:`quantization` first: it gives the clear error for a file that is not GGUF. The keys are
+    those of transformers' ``load_gguf_checkpoint(path)["config"]``; for the architectures of
+    :mod:`gguf_load` they come from its one parse of the file (kept for loading the weights), else
+    from transformers (a full ``gguf.GGUFReader`` parse, seconds for a large vocabulary)."""
+    from .gguf_load import config_dict, parse
 
-    try:
-        parsed = load_gguf_checkpoint(str(path), return_tensors=False)
-    except (ValueError, KeyError, NotImplementedError) as exc:
-        raise InputError(f"transformers cannot read the GGUF file {path.name}: {str(exc).splitlines()[0][:160]}",
-                         "the architecture may not be supported for GGUF by the installed transformers") from None
-    config = {k: v for k, v in parsed["config"].items() if not k.startswith("_")}
+    gguf = parse(path)
+    raw = config_dict(gguf) if gguf is not None else None
+    if raw is None:
+        from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
+
+        try:
+            raw = load_gguf_checkpoint(str(path), return_tensors=False)["config"]
+        except (ValueError, KeyError, NotImplementedError) as exc:
+            raise InputError(f"transformers cannot read the GGUF file {path.name}: {str(exc).splitlines()[0][:160]}",
+                             "the architecture may not be supported for GGUF by the installed transformers") from None
+    config = {k: v for k, v in raw.items() if not k.startswith("_")}
     if "model_type" not in config:
         raise InputError(f"the GGUF file {path.name} names no architecture transformers knows")
     return config
