@@ -7,16 +7,24 @@ G z_j = (1/n) Σᵢ Jᵢ(Jᵢᵀ z_j), the JVP Jᵢᵀ z_j by double backward (a
 the VJP by one more backward; D̂ = ⟨d̂¹, d̂²⟩ from two halves of output probes, d̂ = mean_k (1/n) Σᵢ
 (Jᵢ r_k)²; accumulation in float64; intervals by the percentile bootstrap over probes (2000 replicates).
 
-Both sides are timed from load to result; precision is compared through the relative standard
-error of F (half the 95% interval over 1.96, over F) and the width of the AOFE-ratio interval.
+Both sides are timed from load to result, with the load (the same loader, ``load_for_audit``) shown on
+its own; precision is compared through the relative standard error of F (half the 95% interval over
+1.96, over F) and the width of the AOFE-ratio interval. Our side is ``run_audit`` with its default
+estimator (F from output-probe pairs, no input probes); ``--hutchinson`` adds our paper-estimator row.
+The pass-equivalent floor is the probe work each algorithm cannot avoid: its count of forwards,
+backwards and JVPs on one window times their measured unit costs.
 
 Usage: python benchmarks/authors_side_by_side.py [smollm2|MODEL] [--T 32] [--n 8] [--I 4] [--O 8]
+       [--ours-O O] [--hutchinson]
 Prints a short table; numbers are from one run on the machine it runs on.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -86,31 +94,119 @@ def precision(metrics: dict) -> tuple[float, float]:
     return (hi - lo) / (2 * Z95) / metrics["f_hat"], ratio_ci[1] - ratio_ci[0]
 
 
-def run_authors(model: str, settings, seed: int) -> tuple[dict, float]:
-    """Load, cut the same windows, fix the same scale s, run the authors' estimator: (metrics, seconds)."""
-    from hf_interaction.adapters import find_parts
-    from hf_interaction.audit import _model_kind, _scale_and_loss, load_for_audit
-    from hf_interaction.model_function import OutputFunction
-    from hf_interaction.probe import load_corpus_text, make_windows
-    from hf_interaction.shape import shape_from_config
+def load(model: str, settings) -> tuple[object, object, float]:
+    """Resolve and load the model as the audit does: (ref, loaded, seconds)."""
+    from hf_interaction.audit import load_for_audit
     from hf_interaction.source import resolve_model
 
     t0 = time.perf_counter()
     ref = resolve_model(model)
     loaded = load_for_audit(ref, settings)
+    return ref, loaded, time.perf_counter() - t0
+
+
+def prepare(ref, loaded, settings, seed: int):
+    """The audit's windows, output function (with its scale s) and window embeddings."""
+    from hf_interaction.adapters import find_parts
+    from hf_interaction.audit import _model_kind, _scale_and_loss
+    from hf_interaction.model_function import OutputFunction
+    from hf_interaction.probe import load_corpus_text, make_windows
+    from hf_interaction.shape import shape_from_config
+
     net = loaded.model
     net.requires_grad_(False)
     parts = find_parts(net, shape_from_config(ref.config, ref.model_id)["depth"])
     windows = make_windows(load_corpus_text(settings.probe), loaded.tokenizer, settings.T, settings.n, seed)
     fn = OutputFunction(net, parts, _model_kind(ref), windows.prefix_ids)
-    ids = windows.input_ids
     sums = _scale_and_loss(fn, windows.framed_ids, windows.n)  # the same s as the audit: RMS of f's logits
     fn.scale = (sums["sq"] / sums["count"]) ** 0.5
     with torch.no_grad():
-        embeds = parts.embedding(ids).detach()  # n×T×d; fn frames them (prefix) itself
+        embeds = parts.embedding(windows.input_ids).detach()  # n×T×d; fn frames them (prefix) itself
+    return parts, fn, embeds
+
+
+def run_authors(model: str, settings, seed: int) -> tuple[dict, float, float]:
+    """Load, cut the same windows, fix the same scale s, run the authors' estimator:
+    (metrics, load seconds, seconds after the load)."""
+    ref, loaded, t_load = load(model, settings)
+    t0 = time.perf_counter()
+    parts, fn, embeds = prepare(ref, loaded, settings, seed)
     metrics = authors_estimator(fn, embeds, parts.E_eff, settings.input_probes, settings.output_probes, seed)
     fn.close()
-    return metrics, time.perf_counter() - t0
+    return metrics, t_load, time.perf_counter() - t0
+
+
+def run_ours(model: str, settings) -> tuple[dict, float, float]:
+    """``run_audit`` as a user runs it, with its load timed on its own: (record, load s, rest s)."""
+    from hf_interaction.audit import run_audit
+
+    ref, loaded, t_load = load(model, settings)
+    t0 = time.perf_counter()
+    record = run_audit(loaded, settings, store=None, show_progress=False, use_accelerate=False).record
+    return record, t_load, time.perf_counter() - t0
+
+
+def pass_floor(model: str, settings, I: int, O: int, seed: int) -> dict[str, float]:  # noqa: E741
+    """Unit costs on one window (median of 3): a forward with its graph, one backward (one probe),
+    a double-backward JVP; and the probe work each algorithm cannot avoid at these counts, in seconds:
+    pairs n·(forward + O backwards); authors' n·(I·(forward + JVP + backward) + O·(forward + backward))."""
+    ref, loaded, _ = load(model, settings)
+    parts, fn, embeds = prepare(ref, loaded, settings, seed)
+    e = embeds[:1].clone().requires_grad_(True)
+    r = torch.ones(1, fn(e).f.shape[-1], dtype=e.dtype)
+
+    def median(job) -> float:
+        job()
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            job()
+            times.append(time.perf_counter() - t0)
+        return sorted(times)[1]
+
+    t_fwd = median(lambda: fn(e))
+    out = fn(e)
+    t_bwd = median(lambda: torch.autograd.grad(out.f, e, grad_outputs=r, retain_graph=True))
+
+    def jvp() -> None:
+        o = fn(e)
+        u = torch.zeros_like(o.f, requires_grad=True)
+        (g,) = torch.autograd.grad(o.f, e, grad_outputs=u, create_graph=True)
+        torch.autograd.grad(g, u, grad_outputs=torch.ones_like(e))
+
+    t_jvp = median(jvp) - t_fwd  # the double-backward JVP beyond its forward
+    fn.close()
+    n = settings.n
+    return {"forward": t_fwd, "backward": t_bwd, "jvp": t_jvp, "pairs": n * (t_fwd + O * t_bwd),
+            "authors": n * (I * (t_fwd + t_jvp + t_bwd) + O * (t_fwd + t_bwd))}
+
+
+SIDES = ("ours", "hutchinson", "authors", "authors-stock-load", "floor")
+
+
+def run_side(side: str, args) -> dict:
+    """One side in this (fresh) process: its timings and metrics as a JSON-ready dict."""
+    from hf_interaction.audit_settings import AuditSettings
+
+    def settings(**kw) -> AuditSettings:
+        return AuditSettings(T=args.T, n=args.n, seed=args.seed, probe="builtin", **kw)
+
+    ours_O = args.ours_O or args.O
+    hutchinson = settings(input_probes=args.I, output_probes=args.O, f_estimator="hutchinson")
+    if side == "ours":
+        record, t_load, t_rest = run_ours(args.model, settings(output_probes=ours_O, f_estimator="pairs"))
+        return {"load": t_load, "rest": t_rest, "metrics": record["metrics"]}
+    if side == "hutchinson":
+        record, t_load, t_rest = run_ours(args.model, hutchinson)
+        return {"load": t_load, "rest": t_rest, "metrics": record["metrics"]}
+    if side in ("authors", "authors-stock-load"):
+        if side == "authors-stock-load":  # transformers' own GGUF loading, as the authors' code would load
+            import hf_interaction.gguf_load as gguf_load
+
+            gguf_load.FAST_ARCHITECTURES = frozenset()
+        metrics, t_load, t_rest = run_authors(args.model, hutchinson, args.seed)
+        return {"load": t_load, "rest": t_rest, "metrics": metrics}
+    return pass_floor(args.model, settings(output_probes=ours_O), args.I, args.O, args.seed)
 
 
 def main() -> None:
@@ -118,33 +214,58 @@ def main() -> None:
     ap.add_argument("model", nargs="?", default="smollm2")
     ap.add_argument("--T", type=int, default=32)
     ap.add_argument("--n", type=int, default=8)
-    ap.add_argument("--I", type=int, default=4, help="input probes (both sides)")
+    ap.add_argument("--I", type=int, default=4, help="input probes (the authors' side; ours with --hutchinson)")
     ap.add_argument("--O", type=int, default=8, help="output probes (both sides)")
+    ap.add_argument("--ours-O", type=int, default=None, help="output probes of our default (default: --O)")
+    ap.add_argument("--hutchinson", action="store_true", help="also time our audit with --f-estimator hutchinson")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--side", choices=SIDES, default=None, help=argparse.SUPPRESS)  # one side, in a child
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.side:
+        print("RESULT " + json.dumps(run_side(args.side, args)))
+        return
 
-    from hf_interaction.audit import run_audit
-    from hf_interaction.audit_settings import AuditSettings
+    results = {}
+    for side in SIDES:
+        if side == "hutchinson" and not args.hutchinson:
+            continue
+        # Each side in a fresh process: imports, file parses and caches are paid by every side alike.
+        t0 = time.perf_counter()
+        child = subprocess.run([sys.executable, __file__, *sys.argv[1:], "--side", side], capture_output=True,
+                               text=True, check=False)
+        lines = [line for line in child.stdout.splitlines() if line.startswith("RESULT ")]
+        if child.returncode or not lines:
+            sys.exit(f"the {side} run failed:\n{child.stderr[-3000:]}")
+        results[side] = {**json.loads(lines[-1][7:]), "process": time.perf_counter() - t0}
 
-    settings = AuditSettings(T=args.T, n=args.n, input_probes=args.I, output_probes=args.O, seed=args.seed,
-                             probe="builtin")
-    t0 = time.perf_counter()
-    ours = run_audit(args.model, settings, store=None, show_progress=False, use_accelerate=False).record
-    t_ours = time.perf_counter() - t0
-    theirs, t_theirs = run_authors(args.model, settings, args.seed)
-
-    print(f"{args.model}: T={args.T}, n={args.n}, I={args.I}, O={args.O}, builtin probe corpus, "
-          f"{torch.get_num_threads()} torch threads, eager attention, one run each")
-    print(f"{'estimator':<34}{'wall s':>8}{'F':>12}{'rel SE F':>10}{'AOFE-ratio':>12}{'CI width':>10}")
-    rows = [("hf-interaction run_audit (default)", t_ours, ours["metrics"]), ("authors' algorithm", t_theirs, theirs)]
-    for name, t, m in rows:
+    ours_O = args.ours_O or args.O
+    names = {"ours": f"hf-interaction (pairs, O={ours_O})", "hutchinson": f"hf-interaction (hutchinson, I={args.I})",
+             "authors": f"authors' algorithm (I={args.I}, O={args.O})",
+             "authors-stock-load": "authors', transformers' GGUF load"}
+    print(f"{args.model}: T={args.T}, n={args.n}, builtin probe corpus, {args.threads} torch threads, eager attention, "
+          "one run each, each in a fresh process")
+    print(f"{'estimator':<36}{'load s':>7}{'rest s':>7}{'whole':>7}{'proc s':>7}{'F':>10}{'rel SE F':>9}"
+          f"{'AOFE-ratio':>11}{'CI width':>9}")
+    for side, name in names.items():
+        if side not in results:
+            continue
+        r, m = results[side], results[side]["metrics"]
         se, width = precision(m)
-        print(f"{name:<34}{t:>8.1f}{m['f_hat']:>12.4g}{se:>10.3f}{m['aofe_ratio']:>12.6f}{width:>10.2e}")
-    se_ours, se_theirs = precision(ours["metrics"])[0], precision(theirs)[0]
-    print(f"speed ratio (authors / ours): {t_theirs / t_ours:.2f}x; rel SE of F, ours / theirs: "
-          f"{se_ours / se_theirs:.2f} (equal precision needs <= 1.25)")
+        print(f"{name:<36}{r['load']:>7.1f}{r['rest']:>7.1f}{r['load'] + r['rest']:>7.1f}{r['process']:>7.1f}"
+              f"{m['f_hat']:>10.4g}{se:>9.3f}{m['aofe_ratio']:>11.6f}{width:>9.2e}")
+    ours, auth, stock = results["ours"], results["authors"], results["authors-stock-load"]
+    se_ours, se_auth = precision(ours["metrics"])[0], precision(auth["metrics"])[0]
+    print(f"speed ratio, authors / ours: after the load {auth['rest'] / ours['rest']:.2f}x; load to result, same "
+          f"loader {(auth['load'] + auth['rest']) / (ours['load'] + ours['rest']):.2f}x, authors with transformers' "
+          f"GGUF load {(stock['load'] + stock['rest']) / (ours['load'] + ours['rest']):.2f}x; whole processes "
+          f"{stock['process'] / ours['process']:.2f}x")
+    print(f"rel SE of F, ours / theirs: {se_ours / se_auth:.2f} (equal precision: <= 1.25)")
+    floor = results["floor"]
+    print(f"pass-equivalent floor (one window: forward {floor['forward']:.3f} s, backward {floor['backward']:.3f} s, "
+          f"JVP {floor['jvp']:.3f} s): pairs {floor['pairs']:.1f} s, authors {floor['authors']:.1f} s "
+          f"({floor['authors'] / floor['pairs']:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -271,12 +271,15 @@ def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSe
     ``width`` is the residual-stream width (the blocks' tensors), which may differ from E_eff's."""
     rank = accelerator.process_index if accelerator is not None else 0
     world = accelerator.num_processes if accelerator is not None else 1
-    local = list(range(rank, windows.n, world))
+    # Windows go through the model in blocks of consecutive global indices, and the blocks are dealt
+    # to the processes: a pass's batch is then the same whatever the number of processes.
+    size = window_batch(settings, fn.prefix, probe_batch)
+    blocks = [list(range(b, min(windows.n, b + size))) for b in range(0, windows.n, size)][rank::world]
+    local = [i for block in blocks for i in block]
     ids, framed = windows.input_ids, windows.framed_ids
     embedding_path_rel = check_embedding_path(fn, parts, framed[local[0] if local else 0])
 
-    # One window per pass: batch composition then does not depend on how windows were sharded.
-    sums = _reduce_scalars(accelerator, _scale_and_loss(fn, framed[local], batch=1))
+    sums = _reduce_scalars(accelerator, _scale_and_loss(fn, framed[local], batch=size))
     s = math.sqrt(sums["sq"] / sums["count"])
     if not s > 0:
         raise NumericalError("the model's output is identically zero on the probe windows; nothing to measure")
@@ -318,17 +321,20 @@ def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSe
         task = bar.add(f"auditing ({world} process{'es' if world > 1 else ''})", len(local) * world,
                        f"windows × {settings.input_probes + settings.output_probes} probes")
         bar.advance(task, len(done) * world)
-        for count, i in enumerate(todo):
+        saved = len(done)
+        for count, block in enumerate(b for b in blocks if not set(b) <= set(done)):
             with torch.no_grad():
-                e_i = parts.embedding(ids[i].to(fn.input_device)).detach().to(E_eff.dtype)
+                e = parts.embedding(ids[block].to(fn.input_device)).detach().to(E_eff.dtype)
             if count == 0 and jvp_method == "forward" and not done:
-                jvp_method = _first_window(acc, fn, e_i, U, R, E_eff, probe_batch, notes, i)
+                jvp_method = _first_block(acc, fn, e, U, R, E_eff, probe_batch, notes, block)
             else:
-                acc.add_window(fn, e_i, U, R, E_eff, probe_batch=probe_batch, jvp_method=jvp_method, window_index=i)
-            done.append(i)
-            bar.advance(task, world)
-            if state_file is not None and (count + 1) % save_every == 0:
+                acc.add_windows(fn, e, U, R, E_eff, probe_batch=probe_batch, jvp_method=jvp_method or "forward",
+                                window_indices=block)
+            done.extend(block)
+            bar.advance(task, len(block) * world)
+            if state_file is not None and len(done) - saved >= save_every:
                 _save_state(state_file, acc, done, _resume_key(settings, windows, world))
+                saved = len(done)
     elapsed = time.perf_counter() - t_start
     if acc.output_pass != "one_forward":
         notes.append("the output probes ran as one forward per probe: this model's backward could not be batched "
@@ -366,12 +372,24 @@ def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSe
     return {"metrics": metrics, "layers": layers, "notes": notes}
 
 
-def _first_window(acc: AgopAccumulator, fn, e_i, U, R, E_eff, probe_batch, notes: list[str], index: int) -> str:
-    """Add the first window with forward-mode JVPs; if the model has an op without a forward-mode
-    derivative, undo it and use the double-backward JVP for the whole run (and say so)."""
+def window_batch(settings: AuditSettings, prefix: int, probe_batch: int | None) -> int:
+    """Windows per model pass: as many as keep probes × windows × positions within
+    WINDOW_BATCH_ROWS (at least one, at most n). Batching fills the matrix products that one short
+    window leaves idle on a CPU; the bound keeps the batched backward's memory small."""
+    probes = probe_batch or settings.output_probes
+    return max(1, min(settings.n, WINDOW_BATCH_ROWS // (probes * (settings.T + prefix))))
+
+
+#: Rows (probes × windows × positions) of one batched backward pass (window_batch).
+WINDOW_BATCH_ROWS = 4096
+
+
+def _first_block(acc: AgopAccumulator, fn, e, U, R, E_eff, probe_batch, notes: list[str], block: list[int]) -> str:
+    """Add the first windows with forward-mode JVPs; if the model has an op without a forward-mode
+    derivative, undo them and use the double-backward JVP for the whole run (and say so)."""
     snapshot = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in acc.state_dict().items()}
     try:
-        acc.add_window(fn, e_i, U, R, E_eff, probe_batch=probe_batch, jvp_method="forward", window_index=index)
+        acc.add_windows(fn, e, U, R, E_eff, probe_batch=probe_batch, jvp_method="forward", window_indices=block)
         return "forward"
     except (NotImplementedError, RuntimeError) as exc:
         text = str(exc).lower()
@@ -380,8 +398,8 @@ def _first_window(acc: AgopAccumulator, fn, e_i, U, R, E_eff, probe_batch, notes
         acc.load_state_dict(snapshot)
         notes.append(f"forward-mode JVP unavailable for this model ({str(exc).splitlines()[0][:120]}); "
                      "used the double-backward JVP (same result, slower)")
-        acc.add_window(fn, e_i, U, R, E_eff, probe_batch=probe_batch, jvp_method="double_backward",
-                       window_index=index)
+        acc.add_windows(fn, e, U, R, E_eff, probe_batch=probe_batch, jvp_method="double_backward",
+                        window_indices=block)
         return "double_backward"
 
 

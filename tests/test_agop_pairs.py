@@ -128,19 +128,21 @@ def test_pair_bootstrap_cis_cover_exact_values(micro):
 
 
 def test_one_forward_output_pass_equals_one_copy_per_probe(micro):
-    """Batched backward passes from one forward give the gradients of a forward per probe, at the
-    embeddings, every block input and every MLP input, in any probe batching."""
+    """Batched backward passes from one forward of three windows give each window the gradients of a
+    forward per probe, at the embeddings, every block input and every MLP input, in any probe batching."""
     R = make_output_probes(V, 6, 0)
-    e = micro.windows([1])[0]
-    ref = output_probe_grads(micro.forward, e, R, N_LAYERS)
-    for batch in (None, 4):
-        parts = list(output_probe_grads_one_forward(micro.forward, e, R, N_LAYERS, batch))
-        assert [sl.stop - sl.start for sl, _ in parts] == ([6] if batch is None else [4, 2])
-        for name in ("at_input", "at_blocks", "at_mlp"):
-            got = torch.cat([torch.as_tensor(torch.stack(getattr(g, name)) if name != "at_input"
-                                             else g.at_input) for _, g in parts], dim=-3)
-            want = ref.at_input if name == "at_input" else torch.stack(getattr(ref, name))
-            torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12 * float(want.abs().max()))
+    windows = torch.stack(micro.windows([1, 4, 2]))
+    for b, e in enumerate(windows):
+        ref = output_probe_grads(micro.forward, e, R, N_LAYERS)
+        for batch in (None, 4):
+            parts = list(output_probe_grads_one_forward(micro.forward, windows, R, N_LAYERS, batch))
+            assert [sl.stop - sl.start for sl, _ in parts] == ([6] if batch is None else [4, 2])
+            for name in ("at_input", "at_blocks", "at_mlp"):
+                mine = [g.window(b) for _, g in parts]
+                got = torch.cat([g.at_input if name == "at_input" else torch.stack(getattr(g, name), dim=1)
+                                 for g in mine])
+                want = ref.at_input if name == "at_input" else torch.stack(getattr(ref, name), dim=1)
+                torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12 * float(want.abs().max()))
 
 
 def test_sharded_pair_store_merges_to_one_run(micro):

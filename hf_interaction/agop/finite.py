@@ -8,7 +8,13 @@ from hf_interaction.errors import NumericalError
 
 
 def refuse_non_finite(x: torch.Tensor, where: str) -> None:
-    """Raise :class:`NumericalError` naming ``where`` if ``x`` holds any non-finite value."""
+    """Raise :class:`NumericalError` naming ``where`` if ``x`` holds any non-finite value.
+
+    The sum is non-finite whenever an entry is (inf and nan propagate), so one reduction clears the
+    common case; only a non-finite sum (a bad entry, or finite entries that overflow it) has the
+    entries counted, which is what decides. Counting every time cost ~0.6 s per 400 MB of accumulator."""
+    if not x.is_floating_point() or bool(torch.isfinite(x.sum())):
+        return
     bad = int((~torch.isfinite(x)).sum())
     if bad:
         raise NumericalError(f"{bad} non-finite value(s) of {x.numel()} in {where}")

@@ -10,6 +10,7 @@ from a forward of one copy per probe or from one forward shared by all probes.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -93,11 +94,17 @@ def jvp_vjp_double_backward(forward: ForwardFn, e: torch.Tensor, tangents: torch
 
 @dataclass
 class OutputGrads:
-    """Per-copy gradients of ⟨f, r_k⟩ from one output-probe pass (each K×T×d)."""
+    """Per-probe gradients of ⟨f, r_k⟩ from one output-probe pass (each K×T×d, or K×B×T×d for a
+    batch of windows: :meth:`window` takes one window's)."""
 
     at_input: torch.Tensor
     at_blocks: list[torch.Tensor]
     at_mlp: list[torch.Tensor | None]
+
+    def window(self, b: int) -> OutputGrads:
+        """Window b's K×T×d gradients from a batch's K×B×T×d ones."""
+        return OutputGrads(at_input=self.at_input[:, b], at_blocks=[g[:, b] for g in self.at_blocks],
+                           at_mlp=[None if g is None else g[:, b] for g in self.at_mlp])
 
 
 def _output_targets(out: ForwardOut, x: torch.Tensor, n_layers: int, R: torch.Tensor):
@@ -123,17 +130,22 @@ def _output_targets(out: ForwardOut, x: torch.Tensor, n_layers: int, R: torch.Te
     return targets, names, mlp_layers
 
 
-def _output_grads(grads, names, mlp_layers: list[int], n_layers: int, prefix: int) -> OutputGrads:
-    """Check the gradients of one output-probe pass and sort them into an :class:`OutputGrads`."""
+def _output_grads(grads, names, mlp_layers: list[int], n_layers: int, prefix: int, dims: int = 3) -> OutputGrads:
+    """Check the gradients of one output-probe pass and sort them into an :class:`OutputGrads`
+    (``dims`` = 3: K×T×d tensors; 4: K×B×T×d, positions on dimension 2)."""
     for grad, name in zip(grads, names, strict=True):
         if grad is None:
             raise ValueError(f"{name} is not connected to f in the autograd graph (check the hooks)")
         refuse_non_finite(grad, f"the gradient of ⟨f, r⟩ at {name}")
     p = prefix  # framing positions (BOS) are not part of e: leave their gradients out
+
+    def text(g: torch.Tensor) -> torch.Tensor:
+        return g[:, p:] if dims == 3 else g[:, :, p:]
+
     at_mlp: list[torch.Tensor | None] = [None] * n_layers
     for layer, grad in zip(mlp_layers, grads[1 + n_layers :], strict=True):
-        at_mlp[layer] = grad[:, p:]
-    return OutputGrads(at_input=grads[0], at_blocks=[g[:, p:] for g in grads[1 : 1 + n_layers]], at_mlp=at_mlp)
+        at_mlp[layer] = text(grad)
+    return OutputGrads(at_input=grads[0], at_blocks=[text(g) for g in grads[1 : 1 + n_layers]], at_mlp=at_mlp)
 
 
 def output_probe_grads(forward: ForwardFn, e: torch.Tensor, R: torch.Tensor, n_layers: int) -> OutputGrads:
@@ -149,25 +161,55 @@ def output_probe_grads(forward: ForwardFn, e: torch.Tensor, R: torch.Tensor, n_l
 
 def output_probe_grads_one_forward(forward: ForwardFn, e: torch.Tensor, R: torch.Tensor, n_layers: int,
                                    batch: int | None = None) -> Iterator[tuple[slice, OutputGrads]]:
-    """The same gradients as :func:`output_probe_grads` from **one** forward of a single copy of e:
-    the K probes are K backward passes, batched through autograd's ``is_grads_batched`` (vmap over
-    the backward graph), ``batch`` probes at a time (all at once if None). Yields ``(probes, grads)``.
+    """The gradients of :func:`output_probe_grads` for B windows at once, from **one** forward of the
+    batch e (B×T×d): the K probes are K backward passes of Σ_b ⟨f_b, r_k⟩, batched through autograd's
+    ``is_grads_batched`` (vmap over the backward graph), ``batch`` probes at a time (all at once if
+    None). The windows do not interact, so each window's slice is its own gradient. Yields
+    ``(probes, grads)`` with every tensor K×B×T×d.
 
     A forward is about as costly as a backward without parameter gradients, so K probes cost K + 1
-    passes instead of 2K.
+    passes instead of 2K, and a batch of windows fills the matrix products a single window leaves
+    idle on a CPU.
     """
-    x = e.detach().unsqueeze(0).clone().requires_grad_(True)
+    if e.ndim != 3:
+        raise ValueError(f"windows must be B×T×d, got shape {tuple(e.shape)}")
+    x = e.detach().clone().requires_grad_(True)
     out = forward(x)
-    if tuple(out.f.shape) != (1, R.shape[-1]):
-        raise ValueError(f"forward output f has shape {tuple(out.f.shape)}, expected (1, {R.shape[-1]})")
+    if tuple(out.f.shape) != (e.shape[0], R.shape[-1]):
+        raise ValueError(f"forward output f has shape {tuple(out.f.shape)}, expected ({e.shape[0]}, {R.shape[-1]})")
     targets, names, mlp_layers = _output_targets(out, x, n_layers, R)
     slices = list(probe_slices(R.shape[0], batch))
     for number, sl in enumerate(slices):
-        probes = R[sl].to(out.f).unsqueeze(1)  # K×1×V: one grad output per probe, batched
+        probes = R[sl].to(out.f).unsqueeze(1).expand(-1, e.shape[0], -1)  # K×B×V: probe k for every window
         grads = torch.autograd.grad(out.f, targets, grad_outputs=probes, allow_unused=True, is_grads_batched=True,
                                     retain_graph=number + 1 < len(slices))
-        grads = [None if g is None else g.squeeze(1) for g in grads]
-        yield sl, _output_grads(grads, names, mlp_layers, n_layers, out.prefix)
+        yield sl, _output_grads(grads, names, mlp_layers, n_layers, out.prefix, dims=4)
+
+
+def output_passes(forward: ForwardFn, e: torch.Tensor, R: torch.Tensor, n_layers: int, batch: int | None,
+                  one_forward: bool, on_fallback: Callable[[], None]) -> Iterator[tuple[slice, OutputGrads]]:
+    """(probes, gradients, each K×B×T×d) of the output-probe pass over the windows e (B×T×d): one
+    shared forward of the batch (:func:`output_probe_grads_one_forward`) where ``one_forward`` and the
+    model's backward can be batched; else a forward of one copy per probe and window, calling
+    ``on_fallback`` first when the batched backward was tried and refused."""
+    if one_forward:
+        passes = output_probe_grads_one_forward(forward, e, R, n_layers, batch)
+        try:
+            first = next(passes)
+        except RuntimeError as exc:  # no batching rule for an op of this model's backward
+            if "vmap" not in str(exc).lower() and "batch" not in str(exc).lower():
+                raise
+            on_fallback()
+        else:
+            yield from itertools.chain([first], passes)
+            return
+    for sl in probe_slices(R.shape[0], batch):
+        per_window = [output_probe_grads(forward, e_i, R[sl], n_layers) for e_i in e]
+        yield sl, OutputGrads(
+            at_input=torch.stack([g.at_input for g in per_window], dim=1),
+            at_blocks=[torch.stack(layer, dim=1) for layer in zip(*(g.at_blocks for g in per_window), strict=True)],
+            at_mlp=[None if layer[0] is None else torch.stack(layer, dim=1)
+                    for layer in zip(*(g.at_mlp for g in per_window), strict=True)])
 
 
 def probe_slices(total: int, size: int | None) -> Iterator[slice]:

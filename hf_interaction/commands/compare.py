@@ -16,7 +16,8 @@ from .options import settings_options
 
 PRESET_FIELDS = PRESETS
 #: The audit settings that select stored audits (declared once, on AuditSettings).
-COMPARE_FLAGS = ("T", "n", "input_probes", "output_probes", "groups_per_half", "seed", "probe", "dtype", "n_boot")
+COMPARE_FLAGS = ("T", "n", "input_probes", "output_probes", "groups_per_half", "seed", "probe", "dtype", "f_estimator",
+                 "n_boot")
 
 
 @click.command("compare")
@@ -45,7 +46,8 @@ COMPARE_FLAGS = ("T", "n", "input_probes", "output_probes", "groups_per_half", "
 @store_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV (one row per model) instead of a table.")
-def command(models, run, preset, T, n, input_probes, output_probes, groups_per_half, seed, probe, dtype, n_boot,
+def command(models, run, preset, T, n, input_probes, output_probes, groups_per_half, seed, probe, dtype, f_estimator,
+            n_boot,
             settings_hash, eval_task, require_same_settings, fail_outside_interval, out_dir, device, allow_pickle,
             trust_remote_code, interval_text, interval_file, store_path, as_json, as_csv):
     """Compare MODELS side by side: shape (L, d, R_D/W, parameters), position in the efficient
@@ -67,10 +69,12 @@ def command(models, run, preset, T, n, input_probes, output_probes, groups_per_h
         raise UsageError("give --json or --csv, not both")
     interval = get_interval(interval_text, interval_file)
     fields = _match_fields(preset, T=T, n=n, input_probes=input_probes, output_probes=output_probes,
-                           groups_per_half=groups_per_half, seed=seed, probe=probe, dtype=dtype, n_boot=n_boot)
+                           groups_per_half=groups_per_half, seed=seed, probe=probe, dtype=dtype,
+                           f_estimator=f_estimator, n_boot=n_boot)
     # --run: the preset (default per model) with the explicit flags as overrides.
     settings = {"preset": preset, "T": T, "n": n, "input_probes": input_probes, "output_probes": output_probes,
-                "groups_per_half": groups_per_half, "seed": seed, "probe": probe, "dtype": dtype, "n_boot": n_boot}
+                "groups_per_half": groups_per_half, "seed": seed, "probe": probe, "dtype": dtype,
+                "f_estimator": f_estimator, "n_boot": n_boot}
     machine = as_json or as_csv
     comparison = compare_models(
         list(models), interval=interval, store=open_store(store_path), run=run, settings=settings,
@@ -95,8 +99,12 @@ def command(models, run, preset, T, n, input_probes, output_probes, groups_per_h
 
 
 def _match_fields(preset: str | None, **flags) -> dict:
-    """Audit settings a stored audit must have: the preset's sizes, overridden by explicit flags."""
+    """Audit settings a stored audit must have: the preset's sizes, overridden by explicit flags. A
+    preset's input probes select only audits made with --f-estimator hutchinson (the default pairs
+    estimator records 0), so without that flag they select nothing."""
     fields = dict(PRESET_FIELDS.get(preset, {}))
+    if flags.get("f_estimator") != "hutchinson":
+        fields.pop("input_probes", None)
     fields.update({k: v for k, v in flags.items() if v is not None})
     return fields
 

@@ -63,7 +63,9 @@ def settings_from_hash(store: Store | None, settings_hash: str) -> AuditSettings
     names = {f.name for f in fields(AuditSettings)}
     for rec in store.list("audits") if store is not None else []:
         if rec.settings_hash.startswith(settings_hash):
-            return AuditSettings(**{k: v for k, v in rec.settings.items() if k in names})
+            # Keys written before the pairs estimator existed measured F by Hutchinson.
+            return AuditSettings(**{"f_estimator": "hutchinson",
+                                    **{k: v for k, v in rec.settings.items() if k in names}})
     raise UsageError(f"no stored audit has settings hash {settings_hash!r}; cannot compute an audit from it",
                      "give the audit settings with --preset/--T/--n/... instead")
 
