@@ -86,12 +86,14 @@ def test_reproducible_and_store_hit(llama_dir, tmp_path):
     assert not other_seed.from_store and other_seed.metrics["f_hat"] != a.metrics["f_hat"]
 
 
-def test_resume_gives_the_same_result(llama_dir, tmp_path):
+def test_resume_gives_the_same_result(llama_dir, tmp_path, monkeypatch):
     from hf_interaction import audit as audit_mod
 
+    # One window per pass, so the run can stop between saved windows (and all runs batch alike).
+    monkeypatch.setattr(audit_mod, "WINDOW_BATCH_ROWS", SMALL.output_probes * (SMALL.T + 1))
     full = run_audit(str(llama_dir), SMALL, show_progress=False).record["metrics"]
     calls = {"n": 0}
-    original = audit_mod.AgopAccumulator.add_window
+    original = audit_mod.AgopAccumulator.add_windows
 
     def failing(self, *args, **kwargs):
         calls["n"] += 1
@@ -99,12 +101,12 @@ def test_resume_gives_the_same_result(llama_dir, tmp_path):
             raise KeyboardInterrupt  # the user stops the run after two windows were saved
         return original(self, *args, **kwargs)
 
-    audit_mod.AgopAccumulator.add_window = failing
+    audit_mod.AgopAccumulator.add_windows = failing
     try:
         with pytest.raises(KeyboardInterrupt):
             run_audit(str(llama_dir), SMALL, show_progress=False, resume_dir=tmp_path / "r", save_every=1)
     finally:
-        audit_mod.AgopAccumulator.add_window = original
+        audit_mod.AgopAccumulator.add_windows = original
     assert list((tmp_path / "r").glob("*.pt"))
     resumed = run_audit(str(llama_dir), SMALL, show_progress=False, resume_dir=tmp_path / "r").record["metrics"]
     for key in ("f_hat", "d_hat", "aofe", "aofe_ratio"):
