@@ -93,3 +93,18 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
                    err=True)
         sys.exit(1)
+    finally:
+        _close_process_group()
+
+
+def _close_process_group() -> None:
+    """Shut down a torch.distributed process group (``accelerate launch``) before the interpreter
+    exits: left open, its communication threads were seen to abort one rank at exit (SIGABRT,
+    "terminate called without an active exception") after the results were written."""
+    dist = sys.modules.get("torch.distributed")
+    if dist is None or not dist.is_available() or not dist.is_initialized():
+        return
+    try:
+        dist.destroy_process_group()
+    except Exception:  # noqa: BLE001 - shutting down; the results are already written
+        pass
