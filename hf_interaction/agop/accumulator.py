@@ -257,9 +257,9 @@ class AgopAccumulator:
         passes = output_passes(forward, e, R, self.n_layers, probe_batch, shared,
                                on_fallback=lambda: setattr(self, "output_pass", "copies"))
         for sl, grads in passes:  # K×B×T×d
-            for b, (group, index) in enumerate(zip(groups, indices, strict=True)):
-                self._add_diag_groups(sl, grads.at_input[:, b], E_eff, group)
-                if self.pair_windows:
+            self._add_diag_groups(sl, grads.at_input, E_eff, groups)
+            if self.pair_windows:
+                for b, index in enumerate(indices):
                     self.output_vjp_store[index, sl] = grads.at_input[:, b].to(self.output_vjp_store)
             mlp_seen |= self._add_block_grads(sl, grads)  # sums over all windows: one product per batch
         for group, index in zip(groups, indices, strict=True):
@@ -327,28 +327,33 @@ class AgopAccumulator:
                 seen.add(layer)
         return seen
 
-    def _add_diag_groups(self, sl: slice, g: torch.Tensor, E_eff: torch.Tensor, group: int) -> None:
-        """A_c += Σ_{k∈c∩sl} (g_k E_effᵀ)², over vocabulary chunks of bounded size.
+    def _add_diag_groups(self, sl: slice, g: torch.Tensor, E_eff: torch.Tensor, groups: list[int]) -> None:
+        """A_c += Σ_{k∈c∩sl} (g_k E_effᵀ)² for the B windows of g (K×B×T×d; window b into its window
+        group ``groups[b]``'s cells), over vocabulary chunks of bounded size.
 
         The products and squares are formed in the groups' own dtype (``cell_dtype``: float32 for a
-        float32 audit, whose gradients carry no more precision; float64 for float64) and summed over
-        the group's probes in float64. The T×V×d product is the audit's largest after the model passes;
-        on SmolLM2's shapes (8 probes, T = 32, V = 49,152, d = 576, 2 CPU threads, one run) float64 took
-        0.81 s per window and float32 0.47 s, with entries within 3e-6 and D within 2e-10 relative."""
+        float32 audit, whose gradients carry no more precision; float64 for float64) and a group of
+        several probes is summed in float64. The T×V×d product is the audit's largest after the model
+        passes: on SmolLM2's shapes (8 probes, T = 32, V = 49,152, d = 576, 2 CPU threads, one run)
+        float64 took 0.81 s per window and float32 0.47 s, with entries within 3e-6 and D within 2e-10
+        relative; forming all windows of a block in one product (B·K·T rows) fills the matrix product
+        better than one window at a time."""
         dtype = self._product_dtype
         gc = g.to(device=self.device, dtype=dtype)
-        n_copies = gc.shape[0]
-        v_chunk = max(1, self.chunk_elements // (n_copies * self.seq_len))
+        n_copies, n_windows = gc.shape[0], gc.shape[1]
+        v_chunk = max(1, self.chunk_elements // (n_copies * n_windows * self.seq_len))
         group_ranges = self._ranges(sl, self.group_size)
         for v0 in range(0, self.vocab_size, v_chunk):
             v1 = min(self.vocab_size, v0 + v_chunk)
             rows = E_eff[v0:v1].to(device=self.device, dtype=dtype)
-            sq = torch.einsum("ktd,vd->ktv", gc, rows).square_()
-            for c, lo, hi in group_ranges:
-                part = sq[lo:hi].sum(0, dtype=torch.float64)
-                self.diag_group_sums[c, :, v0:v1] += part.to(self.diag_group_sums.dtype)
-                if self.diag_window_groups:
-                    self.diag_cell_sums[group, c, :, v0:v1] += part.to(self.diag_cell_sums.dtype)
+            sq = torch.einsum("kbtd,vd->kbtv", gc, rows).square_()
+            for b, group in enumerate(groups):
+                for c, lo, hi in group_ranges:
+                    # One probe needs no sum (and no float64 round trip, which would give it back unchanged).
+                    part = sq[lo, b] if hi - lo == 1 else sq[lo:hi, b].sum(0, dtype=torch.float64)
+                    self.diag_group_sums[c, :, v0:v1] += part.to(self.diag_group_sums.dtype)
+                    if self.diag_window_groups:
+                        self.diag_cell_sums[group, c, :, v0:v1] += part.to(self.diag_cell_sums.dtype)
 
     @property
     def _product_dtype(self) -> torch.dtype:
