@@ -213,8 +213,9 @@ def state_dict(gguf: GgufParse, config: dict, model, dtype) -> dict:
     renamed by :func:`weights_map` and cast to ``dtype``."""
     import numpy as np
     import torch
-    from gguf import dequantize
     from transformers.modeling_gguf_pytorch_utils import TENSOR_PROCESSORS, TensorProcessor
+
+    from .gguf_dequant import dequantize_fast
 
     parsed: dict = {"config": config, "tensors": {}}
     processor = TENSOR_PROCESSORS.get(gguf.architecture, TensorProcessor)(config=config)
@@ -222,7 +223,7 @@ def state_dict(gguf: GgufParse, config: dict, model, dtype) -> dict:
     blob = np.memmap(gguf.path, mode="r")
     for info in gguf.header.tensors:
         data, ggml_type = _tensor_data(blob, gguf.header.data_start, info)
-        result = processor.process(weights=dequantize(data, ggml_type), name=info.name,
+        result = processor.process(weights=dequantize_fast(data, ggml_type), name=info.name,
                                    tensor_key_mapping=key_mapping, parsed_parameters=parsed)
         if result.name not in key_mapping:
             continue
