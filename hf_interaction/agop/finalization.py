@@ -181,6 +181,24 @@ def _nfa(acc: AgopAccumulator, layer: int, weights: torch.Tensor | Sequence[torc
     return {"nfa_offdiag": _json_float(off), "nfa_full": _json_float(full), "nfa_note": note}
 
 
+def _nfa_all(acc: AgopAccumulator, mlp_weights: Sequence) -> list[dict[str, Any]]:
+    """:func:`_nfa` of every block. On a CPU the blocks run in parallel, one per torch thread, each
+    single-threaded (an eigh of d×d is faster on one BLAS thread, metrics._eigh): on SmolLM2's 30
+    blocks of 576² and 2 threads, 0.94 s against 1.89 s one after another. Same numbers either way."""
+    workers = min(torch.get_num_threads(), acc.n_layers)
+    if acc.mlp_input_sums.device.type != "cpu" or workers < 2:
+        return [_nfa(acc, layer, mlp_weights[layer]) for layer in range(acc.n_layers)]
+    from concurrent.futures import ThreadPoolExecutor
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            return list(pool.map(lambda layer: _nfa(acc, layer, mlp_weights[layer]), range(acc.n_layers)))
+    finally:
+        torch.set_num_threads(threads)
+
+
 def finalize(
     acc: AgopAccumulator,
     E_gram: torch.Tensor,
@@ -230,9 +248,9 @@ def finalize(
         replicates["paper"] = d_boot / f_boot
 
     layers = []
-    for layer in range(acc.n_layers):
+    for layer, nfa in enumerate(_nfa_all(acc, mlp_weights)):
         entry = _layer_profile(acc, layer)
-        entry.update(_nfa(acc, layer, mlp_weights[layer]))
+        entry.update(nfa)
         layers.append(entry)
 
     # One group per half: every resample of D is D itself, a zero-width interval that would also
