@@ -17,22 +17,24 @@ DIR`` process with ``--no-store`` (never a cache hit) and ``--probe builtin`` (o
 - CPU%: the process's CPU time over its wall time (``/usr/bin/time``): about 200 on 2 idle cores, lower
   when the machine is shared; compare timings only between runs with similar CPU%.
 
-Projection to the paper preset (T=256, n=128 windows, 16 input / 32 output probes). Per-window cost
-model, with P = input + output probes at the presets' fixed 1:2 ratio (cpu 4/8, paper 16/32)::
+Projection to the paper preset (T=256, n=128 windows, 32 output probes; F from their pairs, the default
+estimator). Per-window cost model, with P the probes per window (output probes: cpu 8, paper 32; with
+``-- --f-estimator hutchinson`` input + output probes at the presets' 1:2 ratio, cpu 4/8, paper 16/32)::
 
     s/window(T, P) = c + T * (a + b * P)
 
 c: per-window fixed work; a: per-token work shared by all probes (the primal forward, and whatever the
 estimator does per token whatever the probe count); b: per-token work of one probe (its rows of the
 batched passes and its backward: every weight matmul, the LM head included, is linear in T). Three
-more runs (n=8 like the cpu preset) fit it exactly: T=64 with the cpu probes (P=12), T=128 (P=12) and
-T=64 with ``--input-probes 8 --output-probes 16`` (P=24). Not T=32, and not fewer windows: at
+more runs (n=8 like the cpu preset) fit it exactly: T=64 with the cpu probes (P=8), T=128 (P=8) and
+T=64 with ``--output-probes 16`` (P=16; hutchinson: P=12, 12 and 24 with ``--input-probes 8``). Not
+T=32, and not fewer windows: at
 V = 151,936 the population D's window-group x probe-group cells (min(n, 8) window groups) fit the
 audit's 2 GiB accumulator budget at T=32, but not from T=64 on with 8 window groups, nor at the paper
 preset; so the cpu run does work (a sizeable share of its per-window time) that the paper preset
 skips. The table's "pop D" column shows which runs kept the cells; the projection warns if a fit run
 did. Attention's T^2 part is ignored (about 3% of a pass at T=256 for these shapes, so a slight
-underestimate there). Projected wall time is ``overhead + 128 * s/window(256, 48)``, with overhead =
+underestimate there). Projected wall time is ``overhead + 128 * s/window(256, P_paper)``, with overhead =
 (cpu run's wall s) - 8 * (its s/window): imports, load and finalisation, taken as constant (the
 bootstrap grows somewhat with T x V; not modelled). Peak RSS is fitted with the same form through the
 same three runs, as a rough guide to the paper preset with all probes batched (``--probe-batch``
@@ -96,9 +98,11 @@ RUNS = {
     "cpu": [],
     "T64": ["--T", "64"],
     "T128": ["--T", "128"],
-    "T64_P24": ["--T", "64", "--input-probes", "8", "--output-probes", "16"],
+    "T64_2P": ["--T", "64", "--output-probes", "16"],
 }
-PAPER = {"T": 256, "n": 128, "P": 16 + 32}
+#: The fit's doubled-probe run under ``--f-estimator hutchinson`` (which also takes input probes).
+HUTCHINSON_2P = ["--T", "64", "--input-probes", "8", "--output-probes", "16"]
+PAPER = {"T": 256, "n": 128, "P": {"pairs": 32, "hutchinson": 16 + 32}}
 
 
 def smollm2_tokenizer():
@@ -223,9 +227,12 @@ def main() -> None:
     model_dir = build_model_dir(work)
 
     results = {}
+    estimator = "hutchinson" if "hutchinson" in " ".join(extra) else "pairs"
     for label, flags in RUNS.items():
         if args.no_fit and label != "cpu":
             continue
+        if label == "T64_2P" and estimator == "hutchinson":
+            flags = HUTCHINSON_2P
         results[label] = run_audit(model_dir, work / "runs" / label, [*flags, *extra], checkout)
 
     print(f"\nQwen2.5-0.5B-shaped (random, float32), hf_interaction {commit}, {os.cpu_count()} CPUs"
@@ -243,7 +250,7 @@ def main() -> None:
     if not args.no_fit:
         points = [results[k] for k in RUNS if k != "cpu"]
         c, a, b = fit([(r["T"], r["P"], r["spw"]) for r in points])
-        T, P, n = PAPER["T"], PAPER["P"], PAPER["n"]
+        T, P, n = PAPER["T"], PAPER["P"][estimator], PAPER["n"]
         spw_paper = c + T * (a + b * P)
         overhead = results["cpu"]["wall_s"] - results["cpu"]["n"] * results["cpu"]["spw"]
         total = overhead + n * spw_paper
