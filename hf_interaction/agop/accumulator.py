@@ -258,9 +258,8 @@ class AgopAccumulator:
                                on_fallback=lambda: setattr(self, "output_pass", "copies"))
         for sl, grads in passes:  # K×B×T×d
             self._add_diag_groups(sl, grads.at_input, E_eff, groups)
-            if self.pair_windows:
-                for b, index in enumerate(indices):
-                    self.output_vjp_store[index, sl] = grads.at_input[:, b].to(self.output_vjp_store)
+            if self.pair_windows:  # K×B×T×d → the windows' rows, probes sl
+                self.output_vjp_store[indices, sl] = grads.at_input.transpose(0, 1).to(self.output_vjp_store)
             mlp_seen |= self._add_block_grads(sl, grads)  # sums over all windows: one product per batch
         for group, index in zip(groups, indices, strict=True):
             self._count_window(mlp_seen, group, index)

@@ -78,6 +78,20 @@ def split_half_energies(G1: ArrayLike, G2: ArrayLike) -> tuple[float, float]:
     return f, d
 
 
+def row_gram(M: torch.Tensor, *, chunk_rows: int = 4096) -> torch.Tensor:
+    """MᵀM (float64) of an N×d matrix, over row chunks to bound memory.
+
+    Each chunk's product is formed in M's dtype (float32 or wider; half precision is widened) and
+    summed in float64: on SmolLM2's 49,152×576 float32 embedding (2 threads) 0.20 s against 1.31 s
+    for float64 products, entries within 2e-7 of the largest; 2.4x faster for the MLP weights."""
+    dtype = M.dtype if M.dtype in (torch.float32, torch.float64) else torch.float32
+    gram = torch.zeros(M.shape[1], M.shape[1], dtype=torch.float64, device=M.device)
+    for r0 in range(0, M.shape[0], chunk_rows):
+        rows = M[r0 : r0 + chunk_rows].to(dtype)
+        gram += (rows.T @ rows).to(torch.float64)
+    return gram
+
+
 def effective_rank(trace: float, F: float) -> float:
     """(tr G)² / ‖G‖²_F: between 1 (rank one) and n (G ∝ identity) for PSD G; ``nan`` if F ≤ 0."""
     return trace * trace / F if F > 0 else math.nan
