@@ -1,0 +1,323 @@
+"""Build ``model_lists/open_llm_leaderboard.csv`` from the Open LLM Leaderboard v2 table.
+
+Usage: ``python scripts/select_leaderboard_models.py [--check]``
+
+1. Candidates: every row of ``shared/reference/open_llm_leaderboard_v2.csv`` whose Hub id starts with
+   one of ``PROVIDERS`` (or is one of ``OTHER_BASE_MODELS``) and whose ``params_b`` is in (0, 10.0].
+2. Exclusions: the rules of ``EXCLUDE`` (MoE, SSM/hybrid, encoder-decoder, multimodal, reward model,
+   remote-code architectures, a missing parameter figure), each with its reason; duplicate rows of one
+   model id keep one row (see ``pick_row``).
+3. Each kept id needs a config in ``CONFIGS`` (fields read from a public copy of its ``config.json``,
+   cited per row) or in ``shared/reference/small_llm_reference.csv``; ids without one are reported as
+   "not yet sourced" and left out.
+4. ``total_params`` is the meta-device count of ``hf_interaction.shape.shape_from_fields`` (the code
+   ``hf-interaction shape --list`` runs); a row whose count does not agree with the leaderboard's
+   ``params_b`` (see ``agrees``) is dropped with the reason.
+
+Without ``--check`` it writes the csv and prints the exclusion / drop summary used in
+``model_lists/README.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+import sys
+from collections import Counter, OrderedDict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from hf_interaction.shape import config_from_fields, shape_from_config, shape_from_fields  # noqa: E402
+
+LEADERBOARD = ROOT.parent / "shared" / "reference" / "open_llm_leaderboard_v2.csv"
+REFERENCE = ROOT.parent / "shared" / "reference" / "small_llm_reference.csv"
+OUT = ROOT / "model_lists" / "open_llm_leaderboard.csv"
+
+SETTING = "Open LLM Leaderboard v2 leaderboard_mmlu_pro"
+SOURCE = ("https://github.com/chenjy16/modelrank_ai/blob/2c9830dc3f370334eba9a1b48e7d02b918102811/docs/index.html "
+          "(Open LLM Leaderboard v2 contents as of 2025-05-09; shared/reference/open_llm_leaderboard_v2.csv)")
+
+PROVIDERS = (
+    "Qwen", "meta-llama", "google", "microsoft", "HuggingFaceTB", "EleutherAI", "allenai", "tiiuae",
+    "stabilityai", "mistralai", "ibm-granite", "ibm", "01-ai", "internlm", "deepseek-ai", "bigscience",
+    "facebook", "openai-community", "gpt2", "distilbert", "cerebras", "TinyLlama", "mosaicml",
+    "togethercomputer", "nvidia", "apple", "Deci", "THUDM", "CohereForAI", "bigcode", "h2oai", "databricks",
+    "openbmb", "amd", "Salesforce",
+)
+# Well-known open base models of other organisations.
+OTHER_BASE_MODELS = ("princeton-nlp/Sheared-LLaMA-1.3B", "princeton-nlp/Sheared-LLaMA-2.7B")
+MAX_PARAMS_B = 10.0
+
+# (regex on the model id, category, reason); first match wins.
+EXCLUDE = (
+    (r"(?i)OLMoE|-a400m|-a800m|dbrx", "MoE", "mixture of experts"),
+    (r"(?i)mamba|recurrentgemma|hymba", "SSM / hybrid", "state-space or recurrent hybrid, not a dense transformer"),
+    (r"(?i)(^|/)(flan-)?(m|u)?t5-|switch-base", "encoder-decoder", "encoder-decoder (T5 family)"),
+    (r"(?i)-VL-", "multimodal", "vision-language model"),
+    (r"(?i)-RM$", "reward model", "reward model (sequence-classification head, not a causal LM)"),
+    (r"(?i)DialoGPT", "other", "dialogue-response model (GPT-2 fine-tune), neither a base LM nor an instruct model"),
+    (r"(?i)internlm2|/glm-4-9b(-chat)?(-1m)?$|Phi-3-small|DeciLM|DCLM|MiniCPM",
+     "remote code", "architecture needs trust_remote_code (not a transformers model type)"),
+)
+# Distinct model ids that are the same checkpoint under another name.
+ALIASES = {"gpt2": "openai-community/gpt2"}
+
+INSTRUCT = re.compile(r"(?i)instruct|chat|-it$|-it-|sft|dpo|tulu|zephyr|orca|merlinite|dolly|GPT-JT|"
+                      r"R1-Distill|OpenMath2|AceMath|SFR|aya|command-r|-jpn-it")
+
+F = ("model_type", "num_hidden_layers", "hidden_size", "intermediate_size", "num_attention_heads",
+     "num_key_value_heads", "head_dim", "vocab_size", "tie_word_embeddings")
+
+
+def C(family, model_type, layers, hidden, inter, heads, kv, head_dim, vocab, tie, source, note="", **extra):
+    """One config record: the list's config fields as read from ``source``; ``extra`` = further fields
+    of the same config.json that change the parameter count (checked, see ``build``)."""
+    return {"family": family, "model_type": model_type, "num_hidden_layers": layers, "hidden_size": hidden,
+            "intermediate_size": inter, "num_attention_heads": heads, "num_key_value_heads": kv,
+            "head_dim": head_dim if head_dim is not None else hidden // heads, "vocab_size": vocab,
+            "tie_word_embeddings": "true" if tie else "false", "config_source": source, "note": note,
+            "extra": extra}
+
+
+HF = "https://huggingface.co/"
+TIED_STORED = ("leaderboard count includes +{} (the checkpoint stores the tied output matrix as its own tensor; "
+               "the config ties it, so the model has it once)")
+
+CONFIGS: dict[str, dict] = {
+    # ---- Qwen ----
+    "Qwen/Qwen2-7B": C("Qwen2", "qwen2", 28, 3584, 18944, 28, 4, None, 152064, False,
+                       HF + "alielfilali01/PG7BB/blob/main/config.json (_name_or_path Qwen/Qwen2-7B)"),
+    "Qwen/Qwen2-7B-Instruct": C("Qwen2", "qwen2", 28, 3584, 18944, 28, 4, None, 152064, False,
+                                HF + "ZiyiYe/Con-J-Qwen2-7B/blob/main/config.json (_name_or_path Qwen2-7B-Instruct)"),
+    "Qwen/Qwen2-1.5B": C("Qwen2", "qwen2", 28, 1536, 8960, 12, 2, None, 151936, True,
+                         HF + "thundax/Qwen2-1.5B-Sign/blob/main/config.json (_name_or_path Qwen/Qwen2-1.5B)"),
+    "Qwen/Qwen2-1.5B-Instruct": C("Qwen2", "qwen2", 28, 1536, 8960, 12, 2, None, 151936, True,
+                                  HF + "unsloth/Qwen2-1.5B-Instruct/blob/main/config.json"),
+    "Qwen/Qwen2-0.5B": C("Qwen2", "qwen2", 24, 896, 4864, 14, 2, None, 151936, True,
+                         HF + "chgk13/Qwen2-0.5B-openvino/blob/05e859cf55f719d1a39656cfb7e2f7b83cbb8d18/config.json "
+                         "(_name_or_path Qwen/Qwen2-0.5B)"),
+    "Qwen/Qwen2-0.5B-Instruct": C("Qwen2", "qwen2", 24, 896, 4864, 14, 2, None, 151936, True,
+                                  HF + "harry85/Qwen2-0.5B-Instruct/blob/71ca0f25bf423ea4424ced43f34b39741e9bcdfb/"
+                                  "config.json (_name_or_path Qwen/Qwen2-0.5B-Instruct)"),
+    "Qwen/Qwen1.5-4B": C("Qwen1.5", "qwen2", 40, 2560, 6912, 20, 20, None, 151936, False,
+                         HF + "ricdomolm/ttt-mc-qwen-1.5-4b/blob/main/config.json (_name_or_path a Qwen1.5-4B "
+                         "snapshot); same fields in " + HF + "RESMPDEV/Qwen1.5-Wukong-4B/blob/refs%2Fpr%2F2/config.json"),
+    "Qwen/Qwen1.5-7B-Chat": C("Qwen1.5", "qwen2", 32, 4096, 11008, 32, 32, None, 151936, False,
+                              HF + "Qwen/Qwen1.5-7B-Chat/blob/c893e33b7355e09bd215b8c3fbde3b6bef3d2864/config.json"),
+    "Qwen/Qwen1.5-0.5B-Chat": C("Qwen1.5", "qwen2", 24, 1024, 2816, 16, 16, None, 151936, True,
+                                HF + "kostiantynk-out/dec00ace-8164-4fde-b196-dcf433c7761f/blob/main/config.json "
+                                "(_name_or_path Qwen/Qwen1.5-0.5B-Chat)", note=TIED_STORED.format(151936 * 1024)),
+    "Qwen/Qwen1.5-0.5B": C("Qwen1.5", "qwen2", 24, 1024, 2816, 16, 16, None, 151936, True,
+                           HF + "RESMPDEV/Qwen1.5-Wukong-0.5B/blob/6dfa914bae051a067a6e50ad82168f3df60b3c9b/config.json "
+                           "(_name_or_path Qwen/Qwen1.5-0.5B)", note=TIED_STORED.format(151936 * 1024)),
+    "Qwen/Qwen1.5-7B": C("Qwen1.5", "qwen2", 32, 4096, 11008, 32, 32, None, 151936, False,
+                         HF + "lu-vae/qwen1.5-7b-fft/blob/293cc4b4df8a2d40da00f01d6b27015d339268ca/config.json "
+                         "(_name_or_path Qwen/Qwen1.5-7B)"),
+    "Qwen/Qwen1.5-1.8B": C("Qwen1.5", "qwen2", 24, 2048, 5504, 16, 16, None, 151936, False,
+                           HF + "aloobun/Synch-Qwen1.5-1.8B/blame/5dede2620e5a01e039d3bdec9aa96b55610cd5b8/config.json "
+                           "(_name_or_path Qwen/Qwen1.5-1.8B)"),
+    "Qwen/Qwen1.5-1.8B-Chat": C("Qwen1.5", "qwen2", 24, 2048, 5504, 16, 16, None, 151936, False,
+                                HF + "gmonsoon/Qwenchana-1.8B/blame/refs%2Fpr%2F1/config.json "
+                                "(_name_or_path Qwen/Qwen1.5-1.8B-Chat)"),
+    # ---- Mistral ----
+    "mistralai/Mistral-7B-v0.1": C("Mistral", "mistral", 32, 4096, 14336, 32, 8, None, 32000, False,
+                                   HF + "Pplus/mistral-health-faq/blob/0846f4b694d3cd129af7216bf743c56a3e8bb549/"
+                                   "config.json (_name_or_path mistralai/Mistral-7B-v0.1)"),
+    "mistralai/Mistral-7B-Instruct-v0.1": C("Mistral", "mistral", 32, 4096, 14336, 32, 8, None, 32000, False,
+                                            HF + "taehallm/mois-mis-inst-7b/blob/main/config.json "
+                                            "(_name_or_path mistralai/Mistral-7B-Instruct-v0.1)"),
+    "mistralai/Mistral-7B-Instruct-v0.3": C("Mistral", "mistral", 32, 4096, 14336, 32, 8, None, 32768, False,
+                                            HF + "mistralai/Mistral-7B-Instruct-v0.3/blob/"
+                                            "c170c708c41dac9275d15a8fff4eca08d52bab71/config.json"),
+    # ---- Google (Gemma 1: tie_word_embeddings unset = the GemmaConfig default, true) ----
+    "google/gemma-7b": C("Gemma", "gemma", 28, 3072, 24576, 16, 16, 256, 256000, True,
+                         HF + "juhwanlee/gemma-7B-alpaca-case-0-2/blame/main/config.json (_name_or_path google/gemma-7b)"),
+    "google/gemma-2b": C("Gemma", "gemma", 18, 2048, 16384, 8, 1, 256, 256000, True,
+                         HF + "PrunaAI/google-gemma-2b-HQQ-4bit-smashed/blob/5c8abf67b81d9c56d50040e5835b2f166d15fd3f/"
+                         "config.json (_name_or_path google/gemma-2b)"),
+    # ---- 01-ai ----
+    "01-ai/Yi-6B": C("Yi", "llama", 32, 4096, 11008, 32, 4, None, 64000, False, HF + "01-ai/Yi-6B/blob/main/config.json"),
+    "01-ai/Yi-6B-200K": C("Yi", "llama", 32, 4096, 11008, 32, 4, None, 64000, False,
+                          HF + "01-ai/Yi-6B-200K/blob/9b7abaa5a01defaca872a1e5cab1b03bd2153fc5/config.json"),
+    "01-ai/Yi-1.5-9B": C("Yi-1.5", "llama", 48, 4096, 11008, 32, 4, None, 64000, False,
+                         HF + "01-ai/Yi-1.5-9B/blob/main/config.json"),
+    "01-ai/Yi-1.5-9B-Chat": C("Yi-1.5", "llama", 48, 4096, 11008, 32, 4, None, 64000, False,
+                              HF + "fakezeta/Yi-1.5-9B-Chat-ov-int4/blob/main/config.json (_name_or_path 01-ai/Yi-1.5-9B-Chat)"),
+    # ---- Meta Llama 2 ----
+    "meta-llama/Llama-2-7b-hf": C("Llama-2", "llama", 32, 4096, 11008, 32, 32, None, 32000, False,
+                                  HF + "north/llama2-7b-exporttest1/blob/56dcaff1795adb409dc9756e86617ee237c166a2/"
+                                  "config.json (_name_or_path meta-llama/Llama-2-7b-hf)"),
+    "meta-llama/Llama-2-7b-chat-hf": C("Llama-2", "llama", 32, 4096, 11008, 32, 32, None, 32000, False,
+                                       HF + "gibhug/llama2-7b-chicks_v2-0/blob/main/config.json "
+                                       "(_name_or_path meta-llama/Llama-2-7b-chat-hf)"),
+}
+
+# Notes for configs taken from shared/reference/small_llm_reference.csv.
+NEOX_MASK = ("leaderboard count includes +{} ({} layers x (2048 x 2048 causal-mask buffer attention.bias + 1 "
+             "masked_bias) that GPT-NeoX checkpoints store; inferred: the leaderboard's figure matches the count "
+             "plus these buffers, not read from the checkpoint)")
+REFERENCE_NOTES = {
+    f"EleutherAI/pythia-{size}": NEOX_MASK.format(layers * (2048 * 2048 + 1), layers)
+    for size, layers in (("160m", 12), ("410m", 24), ("1b", 16), ("1.4b", 24), ("2.8b", 32), ("6.9b", 32))
+}
+
+# Published training-token counts: model id -> (tokens, source URL actually read).
+TOKENS: dict[str, tuple[int, str]] = {}
+
+COLUMNS = ("model_id", "family", "model_type", "base_or_instruct", "num_hidden_layers", "hidden_size",
+           "intermediate_size", "num_attention_heads", "num_key_value_heads", "head_dim", "vocab_size",
+           "tie_word_embeddings", "total_params", "leaderboard_params_b", "mmlu_pro_score", "mmlu_pro_raw_acc",
+           "mmlu_pro_setting", "mmlu_pro_source", "config_source", "training_tokens", "training_tokens_source",
+           "data_notes")
+
+BUFFER_NOTE = re.compile(r"leaderboard count includes \+(\d+)")
+
+
+def agrees(total: int, params_b: float, extra: int = 0) -> bool:
+    """The leaderboard's one-decimal figure (billions) agrees with an exact count.
+
+    The leaderboard reads the count from the checkpoint's safetensors metadata and shows one decimal;
+    on the rows checked it sometimes rounds (Qwen2.5-3B: 3,085,938,688 -> 3.1) and sometimes truncates
+    (Qwen2.5-3B-Instruct, same weights' shape -> 3.0), so either is accepted. ``extra`` counts tensors a
+    checkpoint stores besides the parameters (GPT-2 / GPT-NeoX causal-mask buffers)."""
+    x = (total + extra) / 1e9
+    rounded = math.floor(x * 10 + 0.5) / 10
+    truncated = math.floor(x * 10) / 10
+    return abs(rounded - params_b) < 1e-9 or abs(truncated - params_b) < 1e-9
+
+
+def leaderboard_rows() -> list[dict]:
+    with LEADERBOARD.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def is_candidate(model_id: str) -> bool:
+    return model_id.split("/")[0] in PROVIDERS or model_id in OTHER_BASE_MODELS
+
+
+def classify(model_id: str):
+    for pattern, category, reason in EXCLUDE:
+        if re.search(pattern, model_id):
+            return category, reason
+    return None
+
+
+def pick_row(rows: list[dict]) -> dict:
+    """Of several leaderboard rows of one model (other precision / revision) keep the first in the
+    leaderboard's order, i.e. the evaluation with the highest average (the table carries no precision or
+    date column to choose by)."""
+    return rows[0]
+
+
+def reference_configs() -> dict[str, dict]:
+    out = {}
+    with REFERENCE.open(newline="") as fh:
+        for r in csv.DictReader(fh):
+            rec = {k: r[k] for k in F}
+            rec.update(family=r["family"], config_source=r["config_source"],
+                       note=REFERENCE_NOTES.get(r["model_id"], ""), extra={})
+            out[r["model_id"]] = rec
+    return out
+
+
+def select():
+    """Candidate ids (in leaderboard order) with their kept row, and the excluded ids with reasons."""
+    by_id: OrderedDict[str, list[dict]] = OrderedDict()
+    excluded: dict[str, tuple[str, str]] = {}
+    for row in leaderboard_rows():
+        mid = row["model"]
+        if not is_candidate(mid):
+            continue
+        params = float(row["params_b"] or "nan")
+        cls = classify(mid)
+        if cls is None and not (params > 0):
+            cls = ("no parameter figure", f"leaderboard lists params_b = {row['params_b']} (missing)")
+        if cls is None and params > MAX_PARAMS_B:
+            continue
+        if cls is not None:
+            if params <= MAX_PARAMS_B or not params > 0:
+                excluded.setdefault(mid, cls)
+            continue
+        by_id.setdefault(ALIASES.get(mid, mid), []).append(row)
+    return by_id, excluded
+
+
+def build():
+    by_id, excluded = select()
+    configs = {**reference_configs(), **CONFIGS}
+    rows, unsourced, dropped, duplicates = [], [], {}, {}
+    for mid, lb_rows in by_id.items():
+        if len(lb_rows) > 1:
+            duplicates[mid] = len(lb_rows)
+        if mid not in configs:
+            unsourced.append(mid)
+            continue
+        cfg = configs[mid]
+        lb = pick_row(lb_rows)
+        fields = {k: cfg[k] for k in F}
+        shape = shape_from_fields({"model_id": mid, **fields})
+        total = shape["total_params"]
+        notes = [cfg["note"]] if cfg["note"] else []
+        if cfg["extra"]:
+            full = shape_from_config({**config_from_fields(fields), **cfg["extra"]}, mid)["total_params"]
+            if full != total:
+                dropped[mid] = (f"count depends on config field(s) {', '.join(cfg['extra'])} that the list "
+                                f"format does not carry ({full:,} with them, {total:,} without)")
+                continue
+        m = BUFFER_NOTE.search(cfg["note"])
+        extra = int(m.group(1)) if m else 0
+        params_b = float(lb["params_b"])
+        if not agrees(total, params_b, extra):
+            dropped[mid] = f"meta-device count {total:,} disagrees with the leaderboard's {params_b} B"
+            continue
+        if len(lb_rows) > 1:
+            notes.append(f"{len(lb_rows)} leaderboard rows for this id (ranks "
+                         f"{', '.join(r['rank'] for r in lb_rows)}); kept rank {lb['rank']}")
+        if lb["model"] != mid:
+            notes.append(f"scored under the alias {lb['model']}")
+        tokens = TOKENS.get(mid)
+        rows.append({
+            "model_id": mid, "family": cfg["family"], "model_type": fields["model_type"],
+            "base_or_instruct": "instruct" if INSTRUCT.search(mid) else "base",
+            **{k: fields[k] for k in F[1:]},
+            "total_params": total, "leaderboard_params_b": lb["params_b"], "mmlu_pro_score": lb["mmlu_pro"],
+            "mmlu_pro_raw_acc": lb["mmlu_pro_raw_acc"], "mmlu_pro_setting": SETTING, "mmlu_pro_source": SOURCE,
+            "config_source": cfg["config_source"],
+            "training_tokens": tokens[0] if tokens else "", "training_tokens_source": tokens[1] if tokens else "",
+            "data_notes": "; ".join(notes),
+        })
+    rows.sort(key=lambda r: r["model_id"].lower())
+    return rows, excluded, unsourced, dropped, duplicates
+
+
+def main(argv: list[str]) -> int:
+    rows, excluded, unsourced, dropped, duplicates = build()
+    if "--check" not in argv:
+        with OUT.open("w", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, fieldnames=COLUMNS, lineterminator="\n")
+            w.writeheader()
+            w.writerows(rows)
+    base = sum(r["base_or_instruct"] == "base" for r in rows)
+    print(f"rows {len(rows)} (base {base}, instruct {len(rows) - base}, "
+          f"with training tokens {sum(bool(r['training_tokens']) for r in rows)})")
+    cats = Counter(c for c, _ in excluded.values())
+    print("excluded:", dict(cats))
+    for mid, (c, why) in excluded.items():
+        print(f"  excluded {mid}: {c} ({why})")
+    print(f"duplicates: {len(duplicates)} ids, {sum(duplicates.values()) - len(duplicates)} extra rows")
+    for mid, n in duplicates.items():
+        print(f"  duplicate {mid}: {n} rows")
+    print(f"dropped: {len(dropped)}")
+    for mid, why in dropped.items():
+        print(f"  dropped {mid}: {why}")
+    print(f"not yet sourced: {len(unsourced)}")
+    for mid in unsourced:
+        print(f"  unsourced {mid}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
