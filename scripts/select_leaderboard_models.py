@@ -83,8 +83,9 @@ def C(family, model_type, layers, hidden, inter, heads, kv, head_dim, vocab, tie
 
 
 HF = "https://huggingface.co/"
-TIED_STORED = ("leaderboard count includes +{} (the checkpoint stores the tied output matrix as its own tensor; "
-               "the config ties it, so the model has it once)")
+TIED_STORED = ("leaderboard count includes +{} (one more vocab x width matrix: the checkpoint evidently stores the "
+               "tied output matrix as its own tensor, the config ties it so the model has it once; inferred from the "
+               "leaderboard's figure, not read from the checkpoint)")
 
 CONFIGS: dict[str, dict] = {
     # ---- Qwen ----
@@ -153,6 +154,88 @@ CONFIGS: dict[str, dict] = {
     "meta-llama/Llama-2-7b-chat-hf": C("Llama-2", "llama", 32, 4096, 11008, 32, 32, None, 32000, False,
                                        HF + "gibhug/llama2-7b-chicks_v2-0/blob/main/config.json "
                                        "(_name_or_path meta-llama/Llama-2-7b-chat-hf)"),
+    # ---- TII Falcon3 (llama architecture) ----
+    "tiiuae/Falcon3-7B-Base": C("Falcon3", "llama", 28, 3072, 23040, 12, 4, 256, 131072, False,
+                                HF + "tiiuae/Falcon3-7B-Base/blame/92412d8e4cca51fddb0239394a9e45e34d6e9aaf/config.json"),
+    "tiiuae/Falcon3-7B-Instruct": C("Falcon3", "llama", 28, 3072, 23040, 12, 4, 256, 131072, False,
+                                    HF + "tiiuae/Falcon3-7B-Instruct/blob/ca6ceed0f6d5852f44ac1fdf5f8403bccb4449c9/config.json"),
+    "tiiuae/Falcon3-3B-Base": C("Falcon3", "llama", 22, 3072, 9216, 12, 4, 256, 131072, False,
+                                HF + "tiiuae/Falcon3-3B-Base/blob/refs%2Fpr%2F2/config.json"),
+    "tiiuae/Falcon3-3B-Instruct": C("Falcon3", "llama", 22, 3072, 9216, 12, 4, 256, 131072, False,
+                                    HF + "tiiuae/Falcon3-3B-Instruct/blob/main/config.json"),
+    "tiiuae/Falcon3-1B-Base": C("Falcon3", "llama", 18, 2048, 8192, 8, 4, 256, 131072, False,
+                                HF + "rahkaro/Moral_Instruct/blob/main/config.json (_name_or_path tiiuae/Falcon3-1B-Base)"),
+    "tiiuae/Falcon3-1B-Instruct": C("Falcon3", "llama", 18, 2048, 8192, 8, 4, 256, 131072, False,
+                                    HF + "AIFunOver/Falcon3-1B-Instruct-openvino-fp16/blame/main/config.json "
+                                    "(_name_or_path tiiuae/Falcon3-1B-Instruct)"),
+    # ---- IBM Granite 3.x ----
+    "ibm-granite/granite-3.0-2b-instruct": C("Granite-3", "granite", 40, 2048, 8192, 32, 8, None, 49155, True,
+                                             HF + "ibm-granite/granite-3.0-2b-instruct/blame/main/config.json",
+                                             note=TIED_STORED.format(49155 * 2048)),
+    "ibm-granite/granite-3.2-2b-instruct": C("Granite-3", "granite", 40, 2048, 8192, 32, 8, None, 49155, True,
+                                             HF + "alexgusevski/granite-3.2-2b-instruct-q8-mlx/blame/main/config.json "
+                                             "(MLX copy of ibm-granite/granite-3.2-2b-instruct)"),
+    "ibm-granite/granite-3.2-8b-instruct": C("Granite-3", "granite", 40, 4096, 12800, 32, 8, None, 49155, True,
+                                             HF + "huihui-ai/granite-3.2-8b-instruct-abliterated/blob/main/config.json "
+                                             "(abliterated copy of ibm-granite/granite-3.2-8b-instruct)"),
+    "ibm-granite/granite-3.1-8b-instruct": C("Granite-3", "granite", 40, 4096, 12800, 32, 8, None, 49155, True,
+                                             HF + "ibm-granite/granite-3.1-8b-instruct/blame/"
+                                             "96fedcdf5764b7e36d2737d129bc07caff913e72/config.json"),
+    "ibm-granite/granite-3.1-2b-instruct": C("Granite-3", "granite", 40, 2048, 8192, 32, 8, None, 49155, True,
+                                             HF + "NikIman1/companio_test/blob/main/config.json "
+                                             "(_name_or_path ibm-granite/granite-3.1-2b-instruct)"),
+    "ibm-granite/granite-7b-base": C("Granite-7b", "llama", 32, 4096, 11008, 32, 32, None, 32000, False,
+                                     HF + "ibm-granite/granite-7b-base/blob/470d4df7772b2cacab56b290fc63ffbc59355df3/config.json"),
+    # ---- Microsoft ----
+    "microsoft/phi-2": C("Phi-1/2", "phi", 32, 2560, 10240, 32, 32, None, 51200, False,
+                         HF + "microsoft/phi-2/blame/cb02e3efd822d6dbc1ca7e0dff31c29a11550411/config.json"),
+    "microsoft/phi-1_5": C("Phi-1/2", "phi", 24, 2048, 8192, 32, 32, None, 51200, False,
+                           HF + "microsoft/phi-1_5/blame/d3ba318b780bfb92942c28853066fe4036d1b496/config.json"),
+    # ---- Hugging Face SmolLM ----
+    "HuggingFaceTB/SmolLM-1.7B": C("SmolLM", "llama", 24, 2048, 8192, 32, 32, None, 49152, True,
+                                   HF + "mlx-community/SmolLM-1.7B-fp16/blob/refs%2Fpr%2F1/config.json "
+                                   "(MLX conversion of HuggingFaceTB/SmolLM-1.7B)"),
+    "HuggingFaceTB/SmolLM-1.7B-Instruct": C("SmolLM", "llama", 24, 2048, 8192, 32, 32, None, 49152, True,
+                                            HF + "unsloth/SmolLM-1.7B-Instruct/blob/"
+                                            "eed2ce063e848a9e20ab2b762dd686b74a2ff95c/config.json"),
+    "HuggingFaceTB/SmolLM2-135M-Instruct": C("SmolLM2", "llama", 30, 576, 1536, 9, 3, 64, 49152, True,
+                                             HF + "thatupiso/SmolLM2-FT-DPO2/blame/82a39892c4a819fa6093b523130b534a133952f1/"
+                                             "config.json (_name_or_path HuggingFaceTB/SmolLM2-135M-Instruct)"),
+    "HuggingFaceTB/SmolLM2-1.7B-Instruct": C("SmolLM2", "llama", 24, 2048, 8192, 32, 32, 64, 49152, True,
+                                             HF + "puettmann/SmolMaestra-1.7b-Translation/blame/"
+                                             "4c7688724a0ce6c86e1dee0e4a3d5930935e100f/config.json "
+                                             "(_name_or_path HuggingFaceTB/SmolLM2-1.7B-Instruct)"),
+    # ---- DeepSeek ----
+    "deepseek-ai/deepseek-llm-7b-base": C("DeepSeek-LLM", "llama", 30, 4096, 11008, 32, 32, None, 102400, False,
+                                          HF + "RikkiXu/zephyr-7b-sft-full/blame/d63dce5b68e7aa54676ceecad7e499b6def21dd4/"
+                                          "config.json (_name_or_path deepseek-ai/deepseek-llm-7b-base)"),
+    "deepseek-ai/deepseek-llm-7b-chat": C("DeepSeek-LLM", "llama", 30, 4096, 11008, 32, 32, None, 102400, False,
+                                          HF + "yiran-wang3/ds_chat_sppo_hard_iter0_nomask_linear_schedule/blob/main/"
+                                          "config.json (_name_or_path deepseek-ai/deepseek-llm-7b-chat)"),
+    # ---- other organisations' open base models ----
+    "princeton-nlp/Sheared-LLaMA-2.7B": C("Sheared-LLaMA", "llama", 32, 2560, 6912, 20, 20, None, 32000, False,
+                                          HF + "princeton-nlp/Sheared-LLaMA-2.7B/blob/"
+                                          "2f157a0306b75d37694ae05f6a4067220254d540/config.json"),
+    "princeton-nlp/Sheared-LLaMA-1.3B": C("Sheared-LLaMA", "llama", 24, 2048, 5504, 16, 16, None, 32000, False,
+                                          HF + "princeton-nlp/Sheared-LLaMA-1.3B/blob/main/config.json"),
+    # ---- H2O.ai ----
+    "h2oai/h2o-danube3-4b-chat": C("H2O-Danube3", "llama", 24, 3840, 10240, 32, 8, None, 32000, False,
+                                   HF + "h2oai/h2o-danube3-4b-chat/blob/refs%2Fpr%2F4/config.json"),
+    "h2oai/h2o-danube3.1-4b-chat": C("H2O-Danube3", "llama", 24, 3840, 10240, 32, 8, 120, 32000, False,
+                                     HF + "h2oai/h2o-danube3.1-4b-chat/blob/4914592b0427b013ef6d5688d0ae5f64fc0cbe17/config.json"),
+    "h2oai/h2o-danube3-500m-chat": C("H2O-Danube3", "llama", 16, 1536, 4096, 16, 8, None, 32000, False,
+                                     HF + "h2oai/h2o-danube3-500m-chat/blame/main/config.json"),
+    "h2oai/h2o-danube-1.8b-chat": C("H2O-Danube", "mistral", 24, 2560, 6912, 32, 8, None, 32000, False,
+                                    HF + "h2oai/h2o-danube-1.8b-chat/blob/c0a423e725a422bc31c83697d77c8bba775e5f0b/config.json"),
+    # ---- Stability AI ----
+    "stabilityai/stablelm-3b-4e1t": C("StableLM", "stablelm", 32, 2560, 6912, 32, 32, None, 50304, False,
+                                      HF + "jon-tow/stablelm-3b-4e1t-dev/blob/refs%2Fpr%2F1/config.json (the model in the "
+                                      "transformers-native stablelm format, use_qkv_bias false); same sizes in "
+                                      + HF + "stabilityai/stablelm-3b-4e1t/blob/b6e4fc15bb19a0a7425f6b879cac0a595124b5b2/"
+                                      "config.json (remote-code stablelm_epoch format)", use_qkv_bias=False),
+    "stabilityai/stablelm-2-1_6b": C("StableLM-2", "stablelm", 24, 2048, 5632, 32, 32, None, 100352, False,
+                                     HF + "stabilityai/stablelm-2-1_6b/blame/ebf5f386bd0f26fedce910780a123a20ef64e17d/config.json",
+                                     use_qkv_bias=True),
 }
 
 # Notes for configs taken from shared/reference/small_llm_reference.csv.
