@@ -27,7 +27,7 @@ from .loading import LoadedModel, load_model
 from .model_function import CAUSAL_LM, ENCODER, OUTPUT_FUNCTION_DOC, OutputFunction
 from .preflight import check_embedding_path, check_widths
 from .probe import ProbeWindows, load_corpus_text, make_windows
-from .runtime import Progress, make_accelerator, record_header
+from .runtime import Progress, gpu_peak_gb, make_accelerator, matmul_precision, record_header
 from .shape import ENCODER_TYPES, shape_from_config, text_config_dict
 from .source import ModelRef, resolve_model
 from .store import Store
@@ -122,9 +122,11 @@ def run_audit(
     trust_remote_code: bool = False,
     use_accelerate: bool = True,
     show_progress: bool = True,
+    matmul: str = "high",
 ) -> AuditResult:
     """Audit one model. ``model`` is a spec (Hub id[@rev], local dir, ``demo``), a resolved ModelRef,
-    or an already loaded model (so ``audit --eval`` loads once)."""
+    or an already loaded model (so ``audit --eval`` loads once). ``matmul``: the float32 matmul
+    precision on CUDA (runtime.matmul_precision): "high" (TF32) or "highest"."""
     settings.validate()
     loaded = model if isinstance(model, LoadedModel) else None
     ref = loaded.ref if loaded else (model if isinstance(model, ModelRef) else resolve_model(model))
@@ -147,6 +149,7 @@ def run_audit(
     if loaded is None:
         loaded = load_for_audit(ref, settings, device=device, device_map=device_map, allow_pickle=allow_pickle,
                                 trust_remote_code=trust_remote_code, accelerator=accelerator)
+    load_s = time.perf_counter() - t0 if model is not loaded else None
     net = loaded.model
     net.requires_grad_(False)
     shape = shape_from_config(ref.config, ref.model_id, interval)
@@ -155,14 +158,17 @@ def run_audit(
     windows = make_windows(corpus, loaded.tokenizer, settings.T, settings.n, settings.seed)
     fn = OutputFunction(net, parts, kind, windows.prefix_ids)
     trained_replicates: dict = {}
-    try:
-        record = _measure(fn, parts, windows, settings, shape["width"], accelerator, resume_dir, save_every,
-                          probe_batch, show_progress and is_main, trained_replicates)
-    finally:
-        fn.close()
-    if settings.baseline == "init":
-        _measure_baseline(record, net, kind, windows, settings, shape, accelerator, probe_batch,
-                          show_progress and is_main, trained_replicates)
+    on_cuda = any(p.device.type == "cuda" for p in net.parameters())
+    with matmul_precision(matmul, "cuda" if on_cuda else "cpu", settings.dtype) as precision:
+        try:
+            record = _measure(fn, parts, windows, settings, shape["width"], accelerator, resume_dir, save_every,
+                              probe_batch, show_progress and is_main, trained_replicates)
+        finally:
+            fn.close()
+        if settings.baseline == "init":
+            _measure_baseline(record, net, kind, windows, settings, shape, accelerator, probe_batch,
+                              show_progress and is_main, trained_replicates)
+    finalize_s = record.pop("finalize_s")
     if not is_main:
         return AuditResult({}, from_store=False)
 
@@ -184,6 +190,10 @@ def run_audit(
             "probe_batch": probe_batch,
             "torch_threads": torch.get_num_threads(),
             "peak_rss_gb": _peak_rss_gb(),
+            "matmul_precision": precision,
+            "load_s": load_s,
+            "finalize_s": finalize_s,
+            "gpu_peak_gb": gpu_peak_gb(p.device for p in net.parameters()),
         },
     })
     if store is not None:
@@ -273,7 +283,7 @@ def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSe
     world = accelerator.num_processes if accelerator is not None else 1
     # Windows go through the model in blocks of consecutive global indices, and the blocks are dealt
     # to the processes: a pass's batch is then the same whatever the number of processes.
-    size = window_batch(settings, fn.prefix, probe_batch)
+    size = window_batch(settings, fn.prefix, probe_batch, parts, accelerator)
     blocks = [list(range(b, min(windows.n, b + size))) for b in range(0, windows.n, size)][rank::world]
     local = [i for block in blocks for i in block]
     ids, framed = windows.input_ids, windows.framed_ids
@@ -313,6 +323,9 @@ def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSe
                              "delete it or point --resume at a fresh directory")
         acc.load_state_dict(saved["accumulator"])
         done = list(saved["done"])
+        if any(set(b) & set(done) and not set(b) <= set(done) for b in blocks):  # CUDA: sized by free memory
+            raise InputError(f"resume state {state_file} was saved with other blocks of windows per pass (another "
+                             "device or free memory)", "resume on the same device, or delete it")
     jvp_method = None if pairs else settings.jvp_method  # the pairs estimator forms no JVPs
     notes: list[str] = list(parts.notes)
     todo = [w for w in local if w not in set(done)]
@@ -341,9 +354,11 @@ def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSe
                      "(same result, slower)")
     if accelerator is not None and world > 1:
         acc.all_reduce_(lambda t: accelerator.reduce(t, reduction="sum"))
+    t_final = time.perf_counter()
     gram = acc.embedding_gram_of(E_eff)  # formed once: the population F already needed it
     metrics = finalize(acc, gram, mlp_weights(parts), n_boot=settings.n_boot, seed=settings.seed,
                        replicates=replicates)
+    finalize_s = time.perf_counter() - t_final
     layers = metrics.pop("layers")
     for layer, path in zip(layers, parts.mlp_paths, strict=True):
         layer["mlp_input"] = path
@@ -369,15 +384,25 @@ def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSe
             notes.append(note)
     if state_file is not None and state_file.exists():
         state_file.unlink()
-    return {"metrics": metrics, "layers": layers, "notes": notes}
+    return {"metrics": metrics, "layers": layers, "notes": notes, "finalize_s": finalize_s}
 
 
-def window_batch(settings: AuditSettings, prefix: int, probe_batch: int | None) -> int:
+def window_batch(settings: AuditSettings, prefix: int, probe_batch: int | None, parts=None, accelerator=None) -> int:
     """Windows per model pass: as many as keep probes × windows × positions within
     WINDOW_BATCH_ROWS (at least one, at most n). Batching fills the matrix products that one short
-    window leaves idle on a CPU; the bound keeps the batched backward's memory small."""
+    window leaves idle on a CPU; the bound keeps the batched backward's memory small.
+
+    On CUDA the block is sized from free device memory instead (device_memory.py), the smallest
+    over the processes, so every process deals the same blocks whatever their number."""
     probes = probe_batch or settings.output_probes
-    return max(1, min(settings.n, WINDOW_BATCH_ROWS // (probes * (settings.T + prefix))))
+    if parts is None or parts.E_eff.device.type != "cuda":
+        return max(1, min(settings.n, WINDOW_BATCH_ROWS // (probes * (settings.T + prefix))))
+    from .device_memory import cuda_windows
+
+    size = cuda_windows(settings, settings.T + prefix, probes, parts)
+    if accelerator is not None and accelerator.num_processes > 1:
+        size = int(accelerator.gather(torch.tensor([size], device=accelerator.device)).min())
+    return size
 
 
 #: Rows (probes × windows × positions) of one batched backward pass (window_batch).

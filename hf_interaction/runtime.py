@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -69,6 +71,61 @@ def record_header() -> dict:
     from .schema.spec import SCHEMA_VERSION
 
     return {"schema_version": SCHEMA_VERSION, "created_at": utc_now(), "versions": package_versions()}
+
+
+#: ``--matmul-precision``: float32 matmuls on CUDA with TF32 tensor cores (high) or in full float32 (highest).
+MATMUL_PRECISIONS = ("high", "highest")
+
+
+@contextmanager
+def matmul_precision(requested: str, device_type: str, dtype: str) -> Iterator[str]:
+    """Run a block with float32 matmuls at ``requested`` precision; yields the precision in force.
+
+    TF32 ("high") exists only for float32 work on CUDA: there CUDA's matmul and cuDNN TF32 flags are
+    set for the block ("highest" clears them) and put back afterwards, so the caller's process keeps
+    its own setting. Anywhere else nothing is touched and "highest" is in force. Only the CUDA flags
+    are set, not ``torch.set_float32_matmul_precision``, which would also change CPU (oneDNN) matmuls."""
+    if requested not in MATMUL_PRECISIONS:
+        from .errors import UsageError
+
+        raise UsageError(f"--matmul-precision must be one of {', '.join(MATMUL_PRECISIONS)}, got {requested!r}")
+    if device_type != "cuda":
+        yield "highest"
+        return
+    import torch
+
+    tf32 = requested == "high" and dtype == "float32"
+    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    try:  # the flags transformers and accelerate set; unreadable once a caller used torch's newer API
+        saved = ("allow_tf32", matmul.allow_tf32, cudnn.allow_tf32)
+    except RuntimeError:
+        saved = ("fp32_precision", matmul.fp32_precision, cudnn.conv.fp32_precision)
+    value = tf32 if saved[0] == "allow_tf32" else ("tf32" if tf32 else "ieee")
+    _set_tf32(saved[0], value, value)
+    try:
+        yield "high" if tf32 else "highest"
+    finally:
+        _set_tf32(*saved)
+
+
+def _set_tf32(api: str, matmul_value: Any, cudnn_value: Any) -> None:
+    import torch
+
+    if api == "allow_tf32":
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul_value, cudnn_value
+    else:
+        torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision = matmul_value, cudnn_value
+
+
+def gpu_peak_gb(devices) -> float | None:
+    """Peak memory torch allocated on the CUDA ``devices`` (names or torch devices) in this process, GB
+    (summed over them); None where none is a CUDA device."""
+    import torch
+
+    cuda = sorted({str(d) for d in devices if str(d).startswith("cuda")})
+    if not cuda or not torch.cuda.is_available():
+        return None
+    return sum(torch.cuda.max_memory_allocated(torch.device(d)) for d in cuda) / 1e9
 
 
 def progress_enabled(requested: bool) -> bool:

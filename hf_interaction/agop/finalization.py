@@ -21,6 +21,7 @@ from hf_interaction.agop.metrics import (
     pearson_full,
     pearson_offdiag,
     psd_sqrt,
+    psd_sqrt_batched,
     row_gram,
     split_half_energies,
 )
@@ -163,15 +164,17 @@ def _weight_gram(weights: torch.Tensor | Sequence[torch.Tensor], layer: int, d: 
     return gram
 
 
-def _nfa(acc: AgopAccumulator, layer: int, weights: torch.Tensor | Sequence[torch.Tensor] | None) -> dict[str, Any]:
-    """Pearson correlations between WᵀW and sqrt of the MLP-input AGOP of block ``layer``."""
+def _nfa(acc: AgopAccumulator, layer: int, weights: torch.Tensor | Sequence[torch.Tensor] | None,
+         root: torch.Tensor | None = None) -> dict[str, Any]:
+    """Pearson correlations between WᵀW and sqrt of the MLP-input AGOP of block ``layer`` (``root``:
+    that square root, when already formed)."""
     if weights is None:
         return {"nfa_offdiag": None, "nfa_full": None, "nfa_note": _NO_MLP_NOTE}
     count = int(acc.mlp_window_counts[layer])
     if count == 0:
         return {"nfa_offdiag": None, "nfa_full": None, "nfa_note": _NO_MLP_GRAD_NOTE}
-    agop = (acc.mlp_input_sums[layer] / (count * acc.output_probes)).cpu()
-    root = psd_sqrt(agop)
+    if root is None:
+        root = psd_sqrt((acc.mlp_input_sums[layer] / (count * acc.output_probes)).cpu())
     gram = _weight_gram(weights, layer, acc.hidden_size)
     off, full = pearson_offdiag(root, gram), pearson_full(root, gram)
     note = _CONSTANT_NOTE if math.isnan(off) or math.isnan(full) else None
@@ -181,10 +184,20 @@ def _nfa(acc: AgopAccumulator, layer: int, weights: torch.Tensor | Sequence[torc
 def _nfa_all(acc: AgopAccumulator, mlp_weights: Sequence) -> list[dict[str, Any]]:
     """:func:`_nfa` of every block. On a CPU the blocks run in parallel, one per torch thread, each
     single-threaded (an eigh of d×d is faster on one BLAS thread, metrics._eigh): on SmolLM2's 30
-    blocks of 576² and 2 threads, 0.94 s against 1.89 s one after another. Same numbers either way."""
+    blocks of 576² and 2 threads, 0.94 s against 1.89 s one after another. Same numbers either way.
+    On an accelerator all blocks' square roots come from one batched float64 ``eigh`` there
+    (metrics.psd_sqrt_batched; issue 22: 24 CPU eighs of 896² took 2.5 s beside a GPU)."""
     threads = torch.get_num_threads()
     workers = min(threads, acc.n_layers)
-    if acc.mlp_input_sums.device.type != "cpu" or workers < 2:
+    if acc.mlp_input_sums.device.type != "cpu":
+        counts = acc.mlp_window_counts.tolist()
+        have = [layer for layer in range(acc.n_layers) if mlp_weights[layer] is not None and counts[layer]]
+        scale = torch.tensor([counts[layer] * acc.output_probes for layer in have], dtype=torch.float64)
+        sums = acc.mlp_input_sums[have].to(torch.float64)
+        agops = sums / scale.to(sums)[:, None, None]
+        roots = dict(zip(have, psd_sqrt_batched(agops).cpu(), strict=True)) if have else {}
+        return [_nfa(acc, layer, mlp_weights[layer], roots.get(layer)) for layer in range(acc.n_layers)]
+    if workers < 2:
         return [_nfa(acc, layer, mlp_weights[layer]) for layer in range(acc.n_layers)]
     from concurrent.futures import ThreadPoolExecutor
 

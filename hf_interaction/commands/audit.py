@@ -10,6 +10,7 @@ from ..audit_settings import AuditSettings
 from ..errors import UsageError
 from ..gguf_file import PACKAGED_GGUF
 from ..presets import PRESETS
+from ..runtime import MATMUL_PRECISIONS
 from ..source import EMBEDDED
 from .common import emit_json, get_interval, interval_options, open_store, safety_options, store_option
 from .options import settings_options
@@ -32,6 +33,11 @@ AUDIT_FLAGS = ("T", "n", "input_probes", "output_probes", "groups_per_half", "se
 @settings_options(AuditSettings, AUDIT_FLAGS)
 @click.option("--device", default=None, help="Device, e.g. cpu or cuda:0 (default: Accelerate's choice).")
 @click.option("--device-map", default=None, help="'auto' to spread a model larger than one device (one process).")
+@click.option("--matmul-precision", "matmul", type=click.Choice(MATMUL_PRECISIONS), default="high", show_default=True,
+              help="float32 matmuls of a float32 audit on CUDA. high: TF32 tensor cores (F, D and D/F within 1e-6 "
+                   "relative of highest on a 0.5B model, 1.6x faster); highest: full float32. On a CPU (no TF32) "
+                   "and for other dtypes highest is in force whatever this says. Recorded as "
+                   "runtime.matmul_precision; not part of the store's key (like the device).")
 @click.option("--probe-batch", type=int, default=None,
               help="Probes per model pass (bounds memory; default: all probes at once).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
@@ -55,7 +61,7 @@ AUDIT_FLAGS = ("T", "n", "input_probes", "output_probes", "groups_per_half", "se
 def command(model, preset, T, n, input_probes, output_probes, groups_per_half, seed, probe, dtype, device,
             device_map, probe_batch, f_estimator, jvp_method, n_boot, baseline, baseline_seeds, out_dir, resume_dir,
             force, allow_pickle, trust_remote_code, interval_text, interval_file, store_path, no_store, as_json,
-            run_eval, eval_task, eval_subsample, eval_limit, eval_data):
+            run_eval, eval_task, eval_subsample, eval_limit, eval_data, matmul):
     """Measure neural interaction of MODEL: AOFE and AOFE-ratio of the input-space AGOP with
     confidence intervals, the per-block layer profile, NFA alignment and the probe loss.
 
@@ -88,7 +94,7 @@ def command(model, preset, T, n, input_probes, output_probes, groups_per_half, s
                                 trust_remote_code=trust_remote_code)
     result = run_audit(target, settings, interval=interval, store=store, force=force, out_dir=out_dir,
                        resume_dir=resume_dir, probe_batch=probe_batch, device=device, device_map=device_map,
-                       allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+                       allow_pickle=allow_pickle, trust_remote_code=trust_remote_code, matmul=matmul)
     if not result.record:  # a non-main process under accelerate launch
         return
     evaluation = None

@@ -137,6 +137,11 @@ wall_time_s         float   wall time of the audit, seconds
 probe_batch         int?    copies of a window per model pass; null: all probes at once
 torch_threads       int     torch's intra-op threads
 peak_rss_gb         float?  peak resident memory of the process, GB; null where unavailable
+matmul_precision    ~str    float32 matmul precision in force: high (TF32: float32 audits on CUDA, --matmul-precision)
+                            or highest (CPU, other dtypes, opted out); records since issue 22, as are the next three
+load_s              ~float? seconds loading the model in this audit; null when given a loaded model
+finalize_s          ~float  seconds of the finalisation (embedding Gram, estimates, bootstrap, NFA)
+gpu_peak_gb         ~float? peak memory torch allocated on the model's CUDA devices, GB; null without CUDA
 """
 
 BASELINE_METRICS = """

@@ -1,0 +1,45 @@
+"""How many probe windows one model pass takes on a CUDA device: sized from its free memory
+(audit.window_batch; on a CPU the audit keeps its fixed row bound). Not yet measured on a GPU: the
+count below is a rough, deliberately generous estimate used with half the free memory."""
+
+from __future__ import annotations
+
+import torch
+
+from .audit_settings import DIAG_MEMORY_BUDGET, AuditSettings
+
+
+def cuda_free_bytes(device: torch.device) -> int:
+    """Free memory of a CUDA device, counting what torch's caching allocator holds but does not use."""
+    cuda = torch.cuda
+    return cuda.mem_get_info(device)[0] + cuda.memory_reserved(device) - cuda.memory_allocated(device)
+
+
+def window_bytes(P: int, probes: int, n_blocks: int, d: int, block_params: int, V: int, elem: int) -> int:
+    """Rough peak bytes of one window of P positions in one pass: the forward keeps a + 2hP values
+    per block and position (a = block_params / d, a block's activation widths; h = d/64 heads of
+    attention weights), each probe's backward (2L + 1)·d gradients and twice one block's
+    activations; the no-grad loss pass about 28 bytes per position and vocabulary entry (float32
+    logits, their float64 copy and log-softmax). ``elem``: bytes per value of the model's dtype."""
+    a = max(block_params / d, 4 * d)
+    per_block = a + 2 * max(d // 64, 1) * P
+    model = elem * P * (n_blocks * per_block + probes * ((2 * n_blocks + 1) * d + 2 * per_block))
+    return int(max(model, 28 * P * V))
+
+
+def windows_that_fit(settings: AuditSettings, free_bytes: int, per_window: int, d_embed: int) -> int:
+    """Windows per pass in half of ``free_bytes`` less the accumulators still to be allocated (F's
+    pair store and the diagonal budget), rounded down to a power of two (so small changes in free
+    memory rarely change it), within [1, n]."""
+    budget = (free_bytes - settings.pair_store_bytes(d_embed) - DIAG_MEMORY_BUDGET) // 2
+    fit = max(1, int(budget // max(per_window, 1)))
+    return max(1, min(settings.n, 1 << (fit.bit_length() - 1)))
+
+
+def cuda_windows(settings: AuditSettings, P: int, probes: int, parts) -> int:
+    """:func:`windows_that_fit` for the model ``parts`` (adapters.ModelParts) on its CUDA device."""
+    E = parts.E_eff
+    V, d = E.shape
+    block_params = sum(p.numel() for p in parts.blocks[0].parameters()) if parts.blocks else 0
+    per_window = window_bytes(P, probes, len(parts.blocks), d, block_params, V, E.element_size())
+    return windows_that_fit(settings, cuda_free_bytes(E.device), per_window, d)
