@@ -25,6 +25,8 @@ from hf_interaction.report import (
     generate_report,
     render,
 )
+from hf_interaction.report.lead_figure import LEAD_FIGURE
+from hf_interaction.report.lead_render import LEAD_STATS_FILE
 from hf_interaction.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,6 +37,8 @@ EXPECTED = {f"{REPORT_STEM}.md", f"{REPORT_STEM}.html", DATA_FILE, STATS_FILE,
             "mmlu_pro_rdw_vs_score.png", "mmlu_pro_rdw_vs_score.svg",
             "mmlu_pro_residual_vs_distance.png", "mmlu_pro_residual_vs_distance.svg"}
 FAST = ["--n-boot", "400", "--n-perm", "400"]
+#: Written when the first list has a single scoring setup (the lead setup, report/lead.py).
+LEAD_FILES = {LEAD_STATS_FILE, f"{LEAD_FIGURE}.png", f"{LEAD_FIGURE}.svg"}
 
 
 @pytest.fixture(scope="module")
@@ -112,15 +116,17 @@ def test_committed_report_regenerates_byte_identically(tmp_path, monkeypatch):
     committed_md = (COMMITTED / f"{REPORT_STEM}.md").read_text(encoding="utf-8")
     args = shlex.split(re.search(r"\*\*regenerate:\*\* `([^`]+)`", committed_md).group(1))
     assert args[:2] == ["hf-interaction", "report"] and "--no-store" in args  # committed files only
-    list_path, out = args[args.index("--list") + 1], args[args.index("--out") + 1]
-    (tmp_path / list_path).parent.mkdir(parents=True)
-    shutil.copy(REPO / list_path, tmp_path / list_path)
+    out = args[args.index("--out") + 1]
+    for list_path in (a for flag, a in zip(args, args[1:], strict=False) if flag == "--list"):
+        (tmp_path / list_path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / list_path, tmp_path / list_path)
     monkeypatch.chdir(tmp_path)
     main(args[1:])
     regenerated = _read_all(tmp_path / out)
-    assert set(regenerated) == EXPECTED
-    committed = {name: (COMMITTED / name).read_bytes() for name in EXPECTED}
-    for name in (DATA_FILE, STATS_FILE):
+    expected = EXPECTED | (LEAD_FILES if "\n## Lead setup: " in committed_md else set())
+    assert set(regenerated) == expected
+    committed = {name: (COMMITTED / name).read_bytes() for name in expected}
+    for name in (DATA_FILE, STATS_FILE, *({LEAD_STATS_FILE} & expected)):
         assert regenerated[name] == committed[name], f"{name} differs from the committed reports/{name}"
     new_md = regenerated[f"{REPORT_STEM}.md"].decode()
     same_versions = _software_line(new_md) == _software_line(committed_md)
@@ -128,7 +134,7 @@ def test_committed_report_regenerates_byte_identically(tmp_path, monkeypatch):
     if not same_versions:
         pytest.skip(f"figures and HTML not compared: installed versions differ from the report's "
                     f"({_software_line(committed_md)})")
-    for name in sorted(EXPECTED):
+    for name in sorted(expected):
         assert regenerated[name] == committed[name], f"{name} differs from the committed reports/{name}"
 
 

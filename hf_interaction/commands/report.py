@@ -34,8 +34,9 @@ def _store_for_report(store_path: str | None, no_store: bool):
 
 
 @click.command("report")
-@click.option("--list", "list_path", required=True, metavar="CSV",
-              help="Model list (e.g. model_lists/small_llms.csv): config fields and sourced MMLU-Pro scores.")
+@click.option("--list", "list_path", required=True, multiple=True, metavar="CSV",
+              help="Model list (e.g. model_lists/small_llms.csv): config fields and sourced MMLU-Pro scores. "
+                   "Repeatable; when the first list has one scoring setup the report leads with it.")
 @click.option("--out", "out_dir", default="reports", show_default=True, metavar="DIR",
               help="Directory for the report, its figures and its data table.")
 @interval_options
@@ -49,7 +50,7 @@ def _store_for_report(store_path: str | None, no_store: bool):
               help="Permutations per test (every permutation when n! is not larger).")
 @click.option("--seed", default=0, show_default=True, type=int,
               help="Seed of the bootstrap and permutation draws.")
-def command(list_path: str, out_dir: str, interval_text: str | None, interval_file: str | None,
+def command(list_path: tuple[str, ...], out_dir: str, interval_text: str | None, interval_file: str | None,
             store_path: str | None, no_store: bool, n_boot: int, n_perm: int, seed: int) -> None:
     """Correlate interval position with MMLU-Pro score, per scoring setup, raw and size-controlled.
 
@@ -62,7 +63,7 @@ def command(list_path: str, out_dir: str, interval_text: str | None, interval_fi
 
     interval = get_interval(interval_text, interval_file)
     store, resolved_store = _store_for_report(store_path, no_store)
-    result = generate_report(list_path, out_dir, interval, store, store_path=resolved_store,
+    result = generate_report(list(list_path), out_dir, interval, store, store_path=resolved_store,
                              interval_file=interval_file, n_boot=n_boot, n_perm=n_perm, seed=seed)
     for line in short_setting_summary(result):
         click.echo(line)

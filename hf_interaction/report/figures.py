@@ -26,13 +26,15 @@ from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
 from ..figure_bytes import figure_bytes
 from ..interval import Interval
 from .columns import settings_in_order
+from .lead import LeadAnalysis
 from .residuals import STATISTICS, residuals
 from .stats import SettingAnalysis
 
 RDW_FIGURE = "mmlu_pro_rdw_vs_score"
 RESIDUAL_FIGURE = "mmlu_pro_residual_vs_distance"
 AOFE_FIGURE = "aofe_vs_aofe_ratio"
-ALL_FIGURES = (RDW_FIGURE, RESIDUAL_FIGURE, AOFE_FIGURE)
+LEAD_FIGURE = "mmlu_pro_lead_residual_vs_distance"  # drawn by .lead_figure
+ALL_FIGURES = (LEAD_FIGURE, RDW_FIGURE, RESIDUAL_FIGURE, AOFE_FIGURE)
 
 CAPTIONS = {
     RDW_FIGURE: "MMLU-Pro score against R_D/W (log axis), one panel per scoring setup; the shaded band "
@@ -285,8 +287,10 @@ def render(fig: Figure) -> tuple[bytes, bytes]:
 
 
 def make_figures(table: pd.DataFrame, analyses: Sequence[SettingAnalysis],
-                 interval: Interval) -> dict[str, tuple[bytes, bytes]]:
-    """Every figure the data allow, as {name: (png, svg)} in report order."""
+                 interval: Interval, lead: LeadAnalysis | None = None) -> dict[str, tuple[bytes, bytes]]:
+    """Every figure the data allow, as {name: (png, svg)} in report order (the lead figure first)."""
+    from .lead_figure import lead_residual_figure
+
     by_setting = {a.setting: a for a in analyses}
     settings = settings_in_order(table)
     out: dict[str, tuple[bytes, bytes]] = {}
@@ -295,6 +299,7 @@ def make_figures(table: pd.DataFrame, analyses: Sequence[SettingAnalysis],
             sns.plotting_context("paper"):
         matplotlib.rcParams.update(RC)
         builders = (
+            (LEAD_FIGURE, lambda: lead_residual_figure(table, lead) if lead is not None else None),
             (RDW_FIGURE, lambda: rdw_vs_score(table, settings, by_setting, interval) if settings else None),
             (RESIDUAL_FIGURE, lambda: residual_vs_distance(table, settings, by_setting)),
             (AOFE_FIGURE, lambda: aofe_vs_ratio(table)),

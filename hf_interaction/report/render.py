@@ -20,6 +20,9 @@ from ..numbers import fixed, p_value, params
 from ..numbers import interval as bracket
 from . import figures as figs_mod
 from .columns import PREDICTOR_LABELS, TABLE_DIGITS
+from .lead import LeadAnalysis
+from .lead_figure import CAPTION as LEAD_CAPTION
+from .lead_render import LEAD_STATS_FILE, lead_blocks, opening_sentence
 from .residuals import STATISTICS
 from .stats import MIN_MODELS, SettingAnalysis
 from .verdicts import digits_of, fmt_ci, short_verdict, verdict
@@ -100,8 +103,13 @@ def _method_blocks(analyses: Sequence[SettingAnalysis]) -> list[Block]:
 
 
 def build_document(table: pd.DataFrame, analyses: Sequence[SettingAnalysis], interval: Interval,
-                   prov: dict, figures: dict, data_file: str, stats_file: str) -> list[Block]:
-    """The report as blocks: summary, provenance, method, figures, one section per setup, data."""
+                   prov: dict, figures: dict, data_file: str, stats_file: str,
+                   lead: LeadAnalysis | None = None) -> list[Block]:
+    """The report as blocks: summary, provenance, method, figures, one section per setup, data.
+
+    With a lead setup the summary opens with its answer, its section follows the summary, and its
+    own setup section comes first.
+    """
     scored = table[table["mmlu_pro_setting"] != ""]
     unscored = table[table["mmlu_pro_setting"] == ""]
     blocks: list[Block] = [
@@ -110,11 +118,14 @@ def build_document(table: pd.DataFrame, analyses: Sequence[SettingAnalysis], int
              "Interaction* (arXiv 2605.27989) go together with its MMLU-Pro score, before and after "
              "controlling for model size? One section per scoring setup; setups are never pooled."),
         Heading(2, "Summary"),
+        *([Para(opening_sentence(lead))] if lead is not None else []),
         Table(("setup", "n", "inside interval", "raw Spearman ρ(score, |distance|)", "partial r | log10 params",
                "verdict"),
               tuple(_summary_row(a, scored) for a in analyses)),
         Para(f"{len(table['model_id'].unique())} models in the list, {scored['model_id'].nunique()} with at "
              f"least one score, {len(unscored)} without any score (listed at the end, in no fit)."),
+        *(lead_blocks(table, lead, figs_mod.LEAD_FIGURE if figs_mod.LEAD_FIGURE in figures else None,
+                      LEAD_CAPTION) if lead is not None else []),
         Heading(2, "Provenance"),
         Bullets(tuple(f"**{k}:** {v}" for k, v in prov.items())),
     ]
@@ -124,8 +135,11 @@ def build_document(table: pd.DataFrame, analyses: Sequence[SettingAnalysis], int
     blocks += _method_blocks(analyses)
     blocks.append(Heading(2, "Figures"))
     for name in figures:
-        blocks.append(FigureRef(name, figs_mod.CAPTIONS[name]))
+        if name != figs_mod.LEAD_FIGURE:
+            blocks.append(FigureRef(name, figs_mod.CAPTIONS[name]))
     by_setting = {a.setting: a for a in analyses}
+    if lead is not None and lead.setting in by_setting:
+        by_setting = {lead.setting: by_setting[lead.setting], **by_setting}
     for setting in by_setting:
         analysis = by_setting[setting]
         sub = scored[scored["mmlu_pro_setting"] == setting]
@@ -145,7 +159,8 @@ def build_document(table: pd.DataFrame, analyses: Sequence[SettingAnalysis], int
         Para(f"The exact table every number above was computed from is `{data_file}` (one row per model "
              f"and scoring setup; `in_fit` and `excluded_reason` say which rows the statistics use); every "
              f"statistic with its interval and p-value is in `{stats_file}` (floats to {TABLE_DIGITS} and "
-             f"{STATS_DIGITS} significant digits)."),
+             f"{STATS_DIGITS} significant digits)."
+             + (f" The lead setup's analyses are in `{LEAD_STATS_FILE}`." if lead is not None else "")),
     ]
     return blocks
 

@@ -9,10 +9,12 @@ per scoring setup, never pooling setups.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from ..errors import InputError
 from ..interval import DEFAULT_INTERVAL, Interval
 from . import stats
 from .columns import AUDIT_COLUMNS, TABLE_COLUMNS, TABLE_DIGITS, predictors_of, settings_in_order
@@ -20,7 +22,7 @@ from .inputs import load_model_list, row_shape
 from .store_rows import store_audits, store_scores
 
 
-def build_table(model_list_path: str | Path, interval: Interval = DEFAULT_INTERVAL,
+def build_table(model_list_path: str | Path | Sequence[str | Path], interval: Interval = DEFAULT_INTERVAL,
                 store=None) -> pd.DataFrame:
     """One row per (model, scoring setup): shape, interval position, size, score, audit metrics.
 
@@ -28,10 +30,17 @@ def build_table(model_list_path: str | Path, interval: Interval = DEFAULT_INTERV
     (``excluded_reason`` says why it is not in any fit). Rows are sorted (setting, model), so the
     table, and everything computed from it, does not depend on the list's row order. Floats are
     rounded to :data:`~.columns.TABLE_DIGITS` significant digits, so nothing downstream depends on
-    the last bits of a math library. ``table.attrs`` carries ``params_source`` and ``notes`` (what
-    was skipped and why).
+    the last bits of a math library. ``table.attrs`` carries ``params_source``, ``notes`` (what
+    was skipped and why) and ``lead_setting`` (see :func:`lead_setting_of`).
+
+    Several lists may be given: their rows are joined, and a (model, setup) pair listed again in a
+    later list is left out with a note (the first list's row is used).
     """
-    rows = load_model_list(model_list_path)
+    paths = [model_list_path] if isinstance(model_list_path, (str, Path)) else list(model_list_path)
+    lists = [(path, load_model_list(path)) for path in paths]
+    rows = [row for _, rows_of in lists for row in rows_of]
+    wheres = [f"model list {path}, line {number}" for path, rows_of in lists
+              for number in range(2, len(rows_of) + 2)]
     notes: list[str] = []
     params_sources: set[str] = set()
     records: list[dict] = []
@@ -40,16 +49,19 @@ def build_table(model_list_path: str | Path, interval: Interval = DEFAULT_INTERV
     audits, audit_notes = store_audits(store, model_ids) if store is not None else ({}, [])
     notes += eval_notes + audit_notes
     shapes: dict[str, dict] = {}
-    for number, row in enumerate(rows, start=2):
+    has_tokens = any("training_tokens" in rows_of[0] for _, rows_of in lists)
+    for row, where in zip(rows, wheres, strict=True):
         model = row["model_id"].strip()
-        shape, source = row_shape(row, interval, f"model list {model_list_path}, line {number}")
+        shape, source = row_shape(row, interval, where)
         params_sources.add(source)
         listed = row.get("total_params", "").strip()
         if listed and "meta device" in source and listed != str(shape["total_params"]):
             notes.append(f"{model}: the list's total_params {listed} differs from the counted "
                          f"{shape['total_params']}; the counted value is used")
         base = _base_record(row, shape, interval)
-        shapes[model] = base
+        if has_tokens:
+            base["training_tokens"] = training_tokens(row, where)
+        shapes.setdefault(model, base)
         score = row["_score"]
         setting = row["mmlu_pro_setting"].strip() if math.isfinite(score) else ""
         records.append({**base, "mmlu_pro_setting": setting, "mmlu_pro_score": score,
@@ -57,7 +69,7 @@ def build_table(model_list_path: str | Path, interval: Interval = DEFAULT_INTERV
     for ev in eval_rows:
         records.append({**shapes[ev["model_id"]], "mmlu_pro_setting": ev["setting"],
                         "mmlu_pro_score": ev["score"], "score_source": ev["source"]})
-    table = pd.DataFrame.from_records(records)
+    table = pd.DataFrame.from_records(_first_of_each(records, notes))
     table = _drop_unscored_duplicates(table)
     if audits:
         for col in AUDIT_COLUMNS:
@@ -70,11 +82,49 @@ def build_table(model_list_path: str | Path, interval: Interval = DEFAULT_INTERV
     table["_unscored"] = table["mmlu_pro_setting"] == ""
     table = table.sort_values(["_unscored", "mmlu_pro_setting", "model_id"], kind="mergesort")
     columns = [c for c in TABLE_COLUMNS if c in table.columns]
+    if has_tokens:  # published training tokens (the lead setup's lists), after the parameter counts
+        columns.insert(columns.index("in_fit"), "training_tokens")
     columns += [c for c in AUDIT_COLUMNS if c in table.columns]
     table = _round_floats(table[columns].reset_index(drop=True))
     table.attrs["params_source"] = "; ".join(sorted(params_sources))
     table.attrs["notes"] = notes
+    table.attrs["lead_setting"] = lead_setting_of(lists[0][1])
     return table
+
+
+def lead_setting_of(rows: list[dict]) -> str:
+    """The setup the report leads with: the one scoring setup of the first list, if it has only one."""
+    settings = {r["mmlu_pro_setting"].strip() for r in rows if math.isfinite(r["_score"])}
+    return settings.pop() if len(settings) == 1 else ""
+
+
+def training_tokens(row: dict, where: str) -> float:
+    """The row's published training-token count (NaN when empty); InputError when not a positive number."""
+    text = (row.get("training_tokens") or "").strip()
+    if not text:
+        return math.nan
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"{where}: training_tokens {text!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise InputError(f"{where}: training_tokens must be positive, got {text!r}")
+    return value
+
+
+def _first_of_each(records: list[dict], notes: list[str]) -> list[dict]:
+    """Records with each (model, setup) pair once: the first list's row; later duplicates noted."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for rec in records:
+        key = (rec["model_id"], rec["mmlu_pro_setting"])
+        if key in seen:
+            if key[1]:
+                notes.append(f"{key[0]}: listed again for {key[1]!r} in a later list; the first row is used")
+            continue
+        seen.add(key)
+        out.append(rec)
+    return out
 
 
 def _round_floats(table: pd.DataFrame) -> pd.DataFrame:

@@ -5,6 +5,7 @@ statistics, all or nothing, byte-identical for the same inputs.
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from ..outputs import bytes_writer, output_dir, write_together
 from ..runtime import package_versions
 from . import stats
 from .inputs import file_sha256
+from .lead import LeadAnalysis, analyse_lead
 from .store_rows import EVAL_SETTING_PREFIX
 from .table import analyse_table, build_table
 
@@ -34,12 +36,21 @@ class ReportOutput:
     files: tuple[Path, ...]
     table: pd.DataFrame
     analyses: tuple[stats.SettingAnalysis, ...]
+    lead: LeadAnalysis | None = None
 
 
-def regenerate_command(list_path: str, out_dir: str, interval: Interval, store_path: str | None,
+def _paths(list_path: str | Path | Sequence[str | Path]) -> list[str]:
+    """One model list or several, as strings in the order given."""
+    return [str(list_path)] if isinstance(list_path, (str, Path)) else [str(p) for p in list_path]
+
+
+def regenerate_command(list_path: str | Sequence[str], out_dir: str, interval: Interval, store_path: str | None,
                        n_boot: int, n_perm: int, seed: int, interval_file: str | None = None) -> str:
     """The command line that regenerates this report (options at their defaults left out)."""
-    parts = ["hf-interaction", "report", "--list", str(list_path), "--out", str(out_dir)]
+    parts = ["hf-interaction", "report"]
+    for path in _paths(list_path):
+        parts += ["--list", path]
+    parts += ["--out", str(out_dir)]
     if interval_file:
         parts += ["--interval-file", str(interval_file)]
     elif interval != DEFAULT_INTERVAL:
@@ -53,7 +64,7 @@ def regenerate_command(list_path: str, out_dir: str, interval: Interval, store_p
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def provenance(list_path: str | Path, table: pd.DataFrame, interval: Interval, store_desc: str,
+def provenance(list_path: str | Path | Sequence[str | Path], table: pd.DataFrame, interval: Interval, store_desc: str,
                command: str, n_boot: int, n_perm: int, seed: int) -> dict:
     """Everything needed to know what this report was computed from."""
     import matplotlib
@@ -62,7 +73,7 @@ def provenance(list_path: str | Path, table: pd.DataFrame, interval: Interval, s
     import seaborn
 
     return {
-        "model list": f"`{list_path}` (sha256 `{file_sha256(list_path)}`)",
+        "model list": "; ".join(f"`{p}` (sha256 `{file_sha256(p)}`)" for p in _paths(list_path)),
         "interval": f"R_D/W ∈ [{interval.lo:g}, {interval.hi:g}] (centre {interval.centre:.4f}); "
                     f"source: {interval.source}",
         "parameter counts": table.attrs.get("params_source", ""),
@@ -76,7 +87,7 @@ def provenance(list_path: str | Path, table: pd.DataFrame, interval: Interval, s
     }
 
 
-def generate_report(list_path: str | Path, out_dir: str | Path = "reports",
+def generate_report(list_path: str | Path | Sequence[str | Path], out_dir: str | Path = "reports",
                     interval: Interval = DEFAULT_INTERVAL, store=None, *,
                     store_path: str | None = None, interval_file: str | None = None,
                     n_boot: int = stats.DEFAULT_N_BOOT, n_perm: int = stats.DEFAULT_N_PERM,
@@ -87,34 +98,42 @@ def generate_report(list_path: str | Path, out_dir: str | Path = "reports",
     as PNG and SVG. Report files from an earlier run that this run does not produce (an AOFE figure
     when the store no longer has audits) are removed so the directory never mixes runs.
     ``store_path`` and ``interval_file`` only go into the regenerate command shown in the report.
+    Several lists may be given; when the first has a single scoring setup, the report leads with it
+    (:mod:`.lead`: base / instruct / pooled analyses, detectable effect sizes, its own figure and CSV).
     """
     from . import figures, render
+    from .lead_render import LEAD_STATS_FILE, lead_stats_csv
 
     for name, value in (("--n-boot", n_boot), ("--n-perm", n_perm)):
         if value < 100:
             raise UsageError(f"{name} must be at least 100, got {value}")
     table = build_table(list_path, interval, store)
     analyses = analyse_table(table, n_boot=n_boot, n_perm=n_perm, seed=seed)
-    command = regenerate_command(str(list_path), str(out_dir), interval, store_path, n_boot, n_perm, seed,
+    lead_setting = table.attrs.get("lead_setting", "")
+    lead = analyse_lead(table, lead_setting, n_boot=n_boot, n_perm=n_perm, seed=seed) if lead_setting else None
+    command = regenerate_command(_paths(list_path), str(out_dir), interval, store_path, n_boot, n_perm, seed,
                                  interval_file)
     prov = provenance(list_path, table, interval, _describe_store(store, store_path, table), command,
                       n_boot, n_perm, seed)
-    figs = figures.make_figures(table, analyses, interval)
+    figs = figures.make_figures(table, analyses, interval, lead)
     files: dict[str, bytes] = {}
     for name, (png, svg) in figs.items():
         files[f"{name}.png"] = png
         files[f"{name}.svg"] = svg
     files[DATA_FILE] = render.table_csv(table).encode()
     files[STATS_FILE] = render.stats_csv(analyses).encode()
-    doc = render.build_document(table, analyses, interval, prov, figs, DATA_FILE, STATS_FILE)
+    if lead is not None:
+        files[LEAD_STATS_FILE] = lead_stats_csv(lead, n_boot, seed).encode()
+    doc = render.build_document(table, analyses, interval, prov, figs, DATA_FILE, STATS_FILE, lead)
     files[f"{REPORT_STEM}.md"] = to_markdown(doc).encode()
     files[f"{REPORT_STEM}.html"] = to_html(doc, render.TITLE, {name: png for name, (png, _) in figs.items()}).encode()
     out = output_dir(out_dir)
     writers = {out / name: bytes_writer(files[name]) for name in sorted(files)}
-    stale = {f"{stem}.{ext}" for stem in figures.ALL_FIGURES for ext in ("png", "svg")} - files.keys()
+    stale = ({f"{stem}.{ext}" for stem in figures.ALL_FIGURES for ext in ("png", "svg")} | {LEAD_STATS_FILE}
+             ) - files.keys()
     writers.update({out / name: None for name in sorted(stale)})
     written = write_together(writers)
-    return ReportOutput(out, tuple(written), table, tuple(analyses))
+    return ReportOutput(out, tuple(written), table, tuple(analyses), lead)
 
 
 def _describe_store(store, store_path: str | None, table: pd.DataFrame) -> str:
@@ -130,4 +149,9 @@ def short_setting_summary(result: ReportOutput) -> list[str]:
     """One console line per scoring setup: n and the short verdict."""
     from .verdicts import short_verdict
 
-    return [f"{a.setting} (n = {a.n}): {short_verdict(a)}" for a in result.analyses]
+    lines = [f"{a.setting} (n = {a.n}): {short_verdict(a)}" for a in result.analyses]
+    if result.lead is not None:
+        from .lead_render import opening_sentence
+
+        lines.insert(0, opening_sentence(result.lead).replace("**", ""))
+    return lines
