@@ -247,8 +247,56 @@ REFERENCE_NOTES = {
     for size, layers in (("160m", 12), ("410m", 24), ("1b", 16), ("1.4b", 24), ("2.8b", 32), ("6.9b", 32))
 }
 
-# Published training-token counts: model id -> (tokens, source URL actually read).
-TOKENS: dict[str, tuple[int, str]] = {}
+# Published pretraining-token counts: model id -> (tokens, source read, note). An instruct row carries
+# the pretraining tokens of the base model it was tuned from (same family and size), said in its note.
+# Models pruned/distilled from a larger one (Falcon3-1B/3B, Sheared-LLaMA, Minitron) are left empty: their
+# own token count is not comparable with a from-scratch count.
+T = 10**12
+_Q25 = "https://huggingface.co/Qwen/Qwen2.5-1.5B-Instruct/commit/582efe62d7cfafd242bffca71ecbde1bcecc1bcc"
+_Q15 = "https://github.com/QwenLM/Qwen2/issues/97"
+_SMOL135 = "https://huggingface.co/HuggingFaceTB/SmolLM2-135M"
+_SMOL360 = "https://huggingface.co/HuggingFaceTB/SmolLM2-360M/blob/426f83cb922af02f0ba9c3c8353693fbbb0b3bca/README.md"
+_SMOL17 = "https://huggingface.co/HuggingFaceTB/SmolLM2-1.7B/blob/4fa12cab4f5f53670b05125fb9d2873af587d231/README.md"
+_L3 = "https://huggingface.co/Undi95/Meta-Llama-3-8B-hf/commit/78fb9e22c486cec013a2109bd0bdddc6925369bb"
+_L2 = "https://huggingface.co/nikita-sh/LLMLingua__NousResearch-Llama-2-7b-inf/commit/4f5335b80390f7ff1d3ba01f55fab3f1fc99f4aa"
+_PY = "https://github.com/EleutherAI/pythia"
+_F3 = "https://huggingface.co/tiiuae/Falcon3-7B-Base/commit/09fd03d3f2da44917d2fd713b79c86d1198232e3"
+_G30_8 = "https://huggingface.co/ibm-granite/granite-3.0-8b-base/commit/2b7658c39d1e4743c367a9bc14335b298b585a5b"
+_G30_2 = "https://huggingface.co/ibm-granite/granite-3.0-2b-base/commit/5d0717b65fccdd2840a0e652a1b5a25b67fe440b"
+_SLM = "https://huggingface.co/stabilityai/stablelm-3b-4e1t/blob/c24bc3656fa900de2a122ad8fe2264e9fe864bca/README.md"
+_TL = "https://huggingface.co/TinyLlama/TinyLlama-1.1B-intermediate-step-955k-token-2T/blame/main/README.md"
+BASE_OF = "pretraining tokens of {} (this model is its instruction-tuned version)"
+TOKENS: dict[str, tuple[int, str, str]] = {
+    **{f"Qwen/Qwen2.5-{s}": (18 * T, _Q25, "card: 'pretrained on ... up to 18T tokens' (family-level figure)")
+       for s in ("0.5B", "1.5B", "3B", "7B")},
+    **{f"Qwen/Qwen2.5-{s}-Instruct": (18 * T, _Q25, BASE_OF.format(f"Qwen2.5-{s}") + "; 'up to 18T tokens'")
+       for s in ("0.5B", "1.5B", "3B", "7B")},
+    **{f"Qwen/Qwen1.5-{s}": (n, _Q15, "Qwen maintainer's answer: 0.5B/1.8B/4B 2.4T, 7B 4T")
+       for s, n in (("0.5B", 24 * T // 10), ("1.8B", 24 * T // 10), ("4B", 24 * T // 10), ("7B", 4 * T))},
+    **{f"Qwen/Qwen1.5-{s}-Chat": (n, _Q15, BASE_OF.format(f"Qwen1.5-{s}"))
+       for s, n in (("0.5B", 24 * T // 10), ("1.8B", 24 * T // 10), ("4B", 24 * T // 10), ("7B", 4 * T))},
+    "HuggingFaceTB/SmolLM2-135M": (2 * T, _SMOL135, "card: 'trained on 2 trillion tokens'"),
+    "HuggingFaceTB/SmolLM2-135M-Instruct": (2 * T, _SMOL135, BASE_OF.format("SmolLM2-135M")),
+    "HuggingFaceTB/SmolLM2-360M": (4 * T, _SMOL360, "card: 'trained on 4 trillion tokens'"),
+    "HuggingFaceTB/SmolLM2-360M-Instruct": (4 * T, _SMOL360, BASE_OF.format("SmolLM2-360M")),
+    "HuggingFaceTB/SmolLM2-1.7B": (11 * T, _SMOL17, "card: 'trained on 11 trillion tokens'"),
+    "HuggingFaceTB/SmolLM2-1.7B-Instruct": (11 * T, _SMOL17, BASE_OF.format("SmolLM2-1.7B")),
+    "meta-llama/Meta-Llama-3-8B": (15 * T, _L3, "Meta's card (copy): 'pretrained on over 15 trillion tokens'"),
+    "meta-llama/Meta-Llama-3-8B-Instruct": (15 * T, _L3, BASE_OF.format("Meta-Llama-3-8B") + "; 'over 15T'"),
+    "meta-llama/Llama-2-7b-hf": (2 * T, _L2, "Meta's card (copy): 'pretrained on 2 trillion tokens'"),
+    "meta-llama/Llama-2-7b-chat-hf": (2 * T, _L2, BASE_OF.format("Llama-2-7b")),
+    **{f"EleutherAI/pythia-{s}": (299_892_736_000, _PY, "README: 'Each model saw 299,892,736,000 tokens'")
+       for s in ("160m", "410m", "1b", "1.4b", "2.8b", "6.9b")},
+    "tiiuae/Falcon3-7B-Base": (14 * T, _F3, "card: 'Pretrained on 14 Teratokens'"),
+    "tiiuae/Falcon3-7B-Instruct": (14 * T, _F3, BASE_OF.format("Falcon3-7B-Base")),
+    "ibm-granite/granite-3.0-8b-base": (12 * T, _G30_8, "card: 10 trillion tokens, then 2 trillion"),
+    "ibm-granite/granite-3.0-8b-instruct": (12 * T, _G30_8, BASE_OF.format("granite-3.0-8b-base")),
+    "ibm-granite/granite-3.0-2b-base": (12 * T, _G30_2, "card: 10 trillion tokens, then 2 trillion"),
+    "ibm-granite/granite-3.0-2b-instruct": (12 * T, _G30_2, BASE_OF.format("granite-3.0-2b-base")),
+    "stabilityai/stablelm-3b-4e1t": (4 * T, _SLM, "card: '1 trillion tokens ... for 4 epochs'"),
+    "TinyLlama/TinyLlama-1.1B-intermediate-step-1431k-3T": (3 * T, _TL, "project card: 1.1B model on 3 trillion "
+                                                            "tokens; this is the final (1431k-step, 3T) checkpoint"),
+}
 
 COLUMNS = ("model_id", "family", "model_type", "base_or_instruct", "num_hidden_layers", "hidden_size",
            "intermediate_size", "num_attention_heads", "num_key_value_heads", "head_dim", "vocab_size",
@@ -362,6 +410,8 @@ def build():
         if lb["model"] != mid:
             notes.append(f"scored under the alias {lb['model']}")
         tokens = TOKENS.get(mid)
+        if tokens:
+            notes.append(f"training_tokens: {tokens[2]}")
         rows.append({
             "model_id": mid, "family": cfg["family"], "model_type": fields["model_type"],
             "base_or_instruct": "instruct" if INSTRUCT.search(mid) else "base",
