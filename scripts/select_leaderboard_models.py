@@ -83,6 +83,12 @@ def C(family, model_type, layers, hidden, inter, heads, kv, head_dim, vocab, tie
 
 
 HF = "https://huggingface.co/"
+def SH(other: str, url: str) -> str:
+    """config_source for a model whose own config.json copy was not found: the config of a sibling of the same
+    family and size (base <-> instruct, context-length variant); the leaderboard figure is checked as usual."""
+    return f"{url} (config of {other}; this model is its same-size sibling and is assumed to share the shape)"
+
+
 TIED_STORED = ("leaderboard count includes +{} (one more vocab x width matrix: the checkpoint evidently stores the "
                "tied output matrix as its own tensor, the config ties it so the model has it once; inferred from the "
                "leaderboard's figure, not read from the checkpoint)")
@@ -236,6 +242,67 @@ CONFIGS: dict[str, dict] = {
     "stabilityai/stablelm-2-1_6b": C("StableLM-2", "stablelm", 24, 2048, 5632, 32, 32, None, 100352, False,
                                      HF + "stabilityai/stablelm-2-1_6b/blame/ebf5f386bd0f26fedce910780a123a20ef64e17d/config.json",
                                      use_qkv_bias=True),
+    # ---- more Qwen ----
+    "Qwen/Qwen2.5-Coder-7B-Instruct": C("Qwen2.5-Coder", "qwen2", 28, 3584, 18944, 28, 4, None, 152064, False,
+                                        HF + "VERSIL91/748b9db5-2b25-45c4-83bb-bebf0bf081ce/raw/main/config.json "
+                                        "(_name_or_path Qwen/Qwen2.5-Coder-7B-Instruct)"),
+    "Qwen/Qwen2.5-Coder-7B": C("Qwen2.5-Coder", "qwen2", 28, 3584, 18944, 28, 4, None, 152064, False,
+                               SH("Qwen/Qwen2.5-Coder-7B-Instruct", HF + "FreedomIntelligence/BlenderLLM/blob/main/"
+                                  "config.json (_name_or_path a Qwen2.5-Coder-7B-Instruct snapshot)")),
+    "Qwen/Qwen2.5-Math-7B": C("Qwen2.5-Math", "qwen2", 28, 3584, 18944, 28, 4, None, 152064, False,
+                              HF + "unsloth/Qwen2.5-Math-7B/blob/main/config.json (_name_or_path Qwen/Qwen2.5-Math-7B)"),
+    "Qwen/Qwen2.5-Math-7B-Instruct": C("Qwen2.5-Math", "qwen2", 28, 3584, 18944, 28, 4, None, 152064, False,
+                                       HF + "flyingbugs/Qwen2.5-Math-7B-Instruct/blob/main/config.json "
+                                       "(_name_or_path a Qwen--Qwen2.5-Math-7B-Instruct snapshot)"),
+    "Qwen/Qwen2-Math-7B": C("Qwen2-Math", "qwen2", 28, 3584, 18944, 28, 4, None, 152064, False,
+                            SH("Qwen/Qwen2-Math-7B-Instruct", HF + "PrunaAI/Qwen-Qwen2-Math-7B-Instruct-HQQ-4bit-smashed/"
+                               "blame/main/config.json (_name_or_path Qwen/Qwen2-Math-7B-Instruct)")),
+    "Qwen/Qwen2.5-0.5B-Instruct": C("Qwen2.5", "qwen2", 24, 896, 4864, 14, 2, None, 151936, True,
+                                    SH("Qwen/Qwen2.5-0.5B", HF + "osllmai-community/Qwen2.5-0.5B/blob/main/config.json")),
+    "Qwen/Qwen2.5-1.5B-Instruct": C("Qwen2.5", "qwen2", 28, 1536, 8960, 12, 2, None, 151936, True,
+                                    SH("Qwen/Qwen2.5-1.5B", HF + "kaitchup/Qwen2.5-1.5B-AutoRound-GPTQ-asym-4bit/blame/"
+                                       "5b2afaa328afe39d67b206d6b0f3a5a1d43893a7/config.json")),
+    "Qwen/Qwen1.5-4B-Chat": C("Qwen1.5", "qwen2", 40, 2560, 6912, 20, 20, None, 151936, False,
+                              SH("Qwen/Qwen1.5-4B", HF + "ricdomolm/ttt-mc-qwen-1.5-4b/blob/main/config.json")),
+    # ---- more 01-ai ----
+    "01-ai/Yi-9B": C("Yi", "llama", 48, 4096, 11008, 32, 4, None, 64000, False,
+                     HF + "TechxGenus/Yi-9B-AWQ/blame/main/config.json (_name_or_path 01-ai/Yi-9B)"),
+    "01-ai/Yi-9B-200K": C("Yi", "llama", 48, 4096, 11008, 32, 4, None, 64000, False,
+                          HF + "01-ai/Yi-9B-200K/blob/main/config.json"),
+    "01-ai/Yi-1.5-9B-32K": C("Yi-1.5", "llama", 48, 4096, 11008, 32, 4, None, 64000, False,
+                             SH("01-ai/Yi-1.5-9B", HF + "01-ai/Yi-1.5-9B/blob/main/config.json")),
+    "01-ai/Yi-1.5-9B-Chat-16K": C("Yi-1.5", "llama", 48, 4096, 11008, 32, 4, None, 64000, False,
+                                  SH("01-ai/Yi-1.5-9B-Chat", HF + "fakezeta/Yi-1.5-9B-Chat-ov-int4/blob/main/config.json")),
+    "01-ai/Yi-6B-Chat": C("Yi", "llama", 32, 4096, 11008, 32, 4, None, 64000, False,
+                          SH("01-ai/Yi-6B", HF + "01-ai/Yi-6B/blob/main/config.json")),
+    # ---- more Google / Meta / Mistral instruct and sibling variants ----
+    **{mid: C("Gemma", "gemma", 28, 3072, 24576, 16, 16, 256, 256000, True,
+              SH("google/gemma-7b", HF + "juhwanlee/gemma-7B-alpaca-case-0-2/blame/main/config.json"))
+       for mid in ("google/gemma-7b-it", "google/gemma-1.1-7b-it")},
+    **{mid: C("Gemma", "gemma", 18, 2048, 16384, 8, 1, 256, 256000, True,
+              SH("google/gemma-2b", HF + "PrunaAI/google-gemma-2b-HQQ-4bit-smashed/blob/"
+                 "5c8abf67b81d9c56d50040e5835b2f166d15fd3f/config.json"))
+       for mid in ("google/gemma-2b-it", "google/gemma-1.1-2b-it")},
+    "mistralai/Mistral-7B-v0.3": C("Mistral", "mistral", 32, 4096, 14336, 32, 8, None, 32768, False,
+                                   SH("mistralai/Mistral-7B-Instruct-v0.3", HF + "mistralai/Mistral-7B-Instruct-v0.3/"
+                                      "blob/c170c708c41dac9275d15a8fff4eca08d52bab71/config.json")),
+    "mistralai/Mistral-7B-Instruct-v0.2": C("Mistral", "mistral", 32, 4096, 14336, 32, 8, None, 32000, False,
+                                            SH("mistralai/Mistral-7B-Instruct-v0.1", HF + "taehallm/mois-mis-inst-7b/"
+                                               "blob/main/config.json")),
+    # ---- more IBM Granite ----
+    "ibm-granite/granite-3.1-8b-base": C("Granite-3", "granite", 40, 4096, 12800, 32, 8, None, 49155, True,
+                                         SH("ibm-granite/granite-3.1-8b-instruct", HF + "ibm-granite/granite-3.1-8b-"
+                                            "instruct/blame/96fedcdf5764b7e36d2737d129bc07caff913e72/config.json")),
+    "ibm-granite/granite-3.1-2b-base": C("Granite-3", "granite", 40, 2048, 8192, 32, 8, None, 49155, True,
+                                         SH("ibm-granite/granite-3.1-2b-instruct", HF + "NikIman1/companio_test/blob/"
+                                            "main/config.json")),
+    "ibm-granite/granite-3.0-2b-base": C("Granite-3", "granite", 40, 2048, 8192, 32, 8, None, 49155, True,
+                                         SH("ibm-granite/granite-3.0-2b-instruct", HF + "ibm-granite/granite-3.0-2b-"
+                                            "instruct/blame/main/config.json"), note=TIED_STORED.format(49155 * 2048)),
+    # ---- H2O ----
+    "h2oai/h2o-danube3-4b-base": C("H2O-Danube3", "llama", 24, 3840, 10240, 32, 8, None, 32000, False,
+                                   SH("h2oai/h2o-danube3-4b-chat", HF + "h2oai/h2o-danube3-4b-chat/blob/refs%2Fpr%2F4/"
+                                      "config.json")),
 }
 
 # Notes for configs taken from shared/reference/small_llm_reference.csv.
