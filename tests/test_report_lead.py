@@ -16,8 +16,8 @@ from hf_interaction.interval import DEFAULT_INTERVAL
 from hf_interaction.numbers import fixed
 from hf_interaction.report import covariates as C
 from hf_interaction.report import stats as S
-from hf_interaction.report.lead import SPECS, analyse_lead, lead_rows, pooled_residuals
-from hf_interaction.report.lead_render import lead_blocks, lead_stats_csv, opening_sentence
+from hf_interaction.report.lead import SPECS, analyse_lead, lead_rows, pooled_residuals, significant
+from hf_interaction.report.lead_render import lead_blocks, lead_stats_csv, opening_sentence, robustness_sentence
 
 SETTING = "Leaderboard-like setup (synthetic)"
 
@@ -164,6 +164,23 @@ def test_opening_sentence_states_answer_interval_n_and_detectable_effect():
     assert "closer to the efficient R_D/W interval score higher" in opening_sentence(planted)
     blocks = lead_blocks(_table(8, 90, 0.0), lead, None, "")
     assert any("atanh(r)·√(n − k − 3)" in getattr(b, "text", "") for b in blocks)
+
+
+def test_an_association_between_families_only_vanishes_with_the_family_fixed_effect():
+    """Families far from the interval score lower as a whole; within a family distance does nothing."""
+    rng = np.random.default_rng(99)  # not _table's seed: its draws would repeat log10 params
+    table = _table(12, 96, 0.0, n_families=12)
+    offset = {f"fam{i}": 0.3 * i / 11 for i in range(12)}
+    fam_offset = table["family"].map(offset).to_numpy(float)
+    table["abs_interval_distance"] = fam_offset + rng.uniform(0, 0.2, 96)
+    table["interval_distance"] = -table["abs_interval_distance"]
+    table["mmlu_pro_score"] = 8.0 * table["log10_params"] - 30.0 * fam_offset + rng.normal(0, 1.0, 96)
+    lead = analyse_lead(table, SETTING, n_boot=300, n_perm=300)
+    by_key = {r.spec.key: r for r in lead.results}
+    assert significant(by_key["pooled"].estimate) and by_key["pooled"].estimate.value < -0.5
+    fam = by_key["pooled_family"].estimate
+    assert not significant(fam) and fam.ci_low < 0 < fam.ci_high
+    assert "differences between families" in robustness_sentence(lead)
 
 
 def test_pooled_residuals_remove_size_and_instruct():

@@ -83,6 +83,7 @@ class LeadAnalysis:
     n_tokens: int
     results: tuple[LeadResult, ...]
     notes: tuple[str, ...]
+    family_sizes: tuple[tuple[str, int], ...] = ()  # models per family, sorted by family
 
     @property
     def headline(self) -> LeadResult:
@@ -135,7 +136,9 @@ def run_spec(rows: pd.DataFrame, spec: Spec, *, n_boot: int, n_perm: int, seed: 
     counts = (n, n - n_inst, n_inst, int(sub["family"].nunique()))
     cov = covariate_matrix(sub, spec)
     reason = ""
-    if n < max(MIN_MODELS, cov.shape[1] + 4):
+    if n == 0:
+        reason = "no model has a published training-token count" if spec.tokens else "no models"
+    elif n < max(MIN_MODELS, cov.shape[1] + 4):
         reason = f"{n} model(s), too few for {cov.shape[1]} covariate(s)"
     elif spec.family:
         reason = _family_reason(sub, cov.shape[1])
@@ -158,7 +161,8 @@ def analyse_lead(table: pd.DataFrame, setting: str, *, n_boot: int = DEFAULT_N_B
                     for number, spec in enumerate(SPECS))
     n_inst = int(rows["instruct"].sum())
     n_tokens = len(_select(rows, Spec("", "all", True, False)))
-    return LeadAnalysis(setting, len(rows), len(rows) - n_inst, n_inst, n_tokens, results, tuple(notes))
+    sizes = tuple(sorted(Counter(rows["family"]).items()))
+    return LeadAnalysis(setting, len(rows), len(rows) - n_inst, n_inst, n_tokens, results, tuple(notes), sizes)
 
 
 def pooled_residuals(rows: pd.DataFrame) -> np.ndarray:

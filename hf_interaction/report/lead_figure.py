@@ -60,8 +60,8 @@ def _box_text(lead: LeadAnalysis) -> str:
     if est is None:
         return f"pooled partial r: not computed ({head.reason})"
     return (f"partial r(score, |distance| | {head.spec.controls}) = {fixed(est.value, 2)} "
-            f"[{fixed(est.ci_low, 2)}, {fixed(est.ci_high, 2)}], n = {est.n}; "
-            f"detectable at 80% power: |r| ≥ {fixed(est.detectable, 2)}")
+            f"[{fixed(est.ci_low, 2)}, {fixed(est.ci_high, 2)}], n = {est.n}\n"
+            f"smallest |r| detectable at 80% power: {fixed(est.detectable, 2)}")
 
 
 def lead_residual_figure(table: pd.DataFrame, lead: LeadAnalysis) -> Figure:
@@ -80,7 +80,7 @@ def lead_residual_figure(table: pd.DataFrame, lead: LeadAnalysis) -> Figure:
     ax.axvspan(-BAND * span, BAND * span, facecolor="0.80", edgecolor="0.55", zorder=0)
     ax.axhline(0.0, color="0.6", linewidth=0.8, zorder=1)
     _points(ax, rows, colours)
-    ax.set_title("\n".join(textwrap.wrap(lead.setting, 80) + textwrap.wrap(_box_text(lead), 95)))
+    ax.set_title("\n".join(textwrap.wrap(lead.setting, 80) + _box_text(lead).split("\n")))
     ax.set_xlabel("signed interval distance (decades of R_D/W; 0 = inside, < 0 = too wide and shallow)")
     ax.set_ylabel("score residual after log10 params + instruct (points)")
     _legend(ax, rows, colours)

@@ -52,6 +52,28 @@ def opening_sentence(lead: LeadAnalysis) -> str:
             f"{POWER:.0%} power at α = {ALPHA:g} is |r| = {fixed(est.detectable, 2)}.")
 
 
+def _brief(res: LeadResult) -> str:
+    est = res.estimate
+    if est is None:
+        return f"{res.spec.label}: not computed ({res.reason})"
+    return (f"{res.spec.label}: partial r = {fixed(est.value, 2)}, 95% CI {_ci(est.ci_low, est.ci_high, 2)}, "
+            f"n = {est.n}{', significant' if significant(est) else ''}")
+
+
+def robustness_sentence(lead: LeadAnalysis) -> str:
+    """How the headline holds up: base and instruct apart, within families, with training tokens."""
+    by_key = {r.spec.key: r for r in lead.results}
+    parts = [_brief(by_key[k]) for k in ("base", "instruct", "pooled_family", "pooled_tokens")]
+    text = "Checks: " + "; ".join(parts) + "."
+    head, fam = lead.headline.estimate, by_key["pooled_family"].estimate
+    if significant(head) and fam is not None and not significant(fam):
+        multi = sum(c >= 2 for _, c in lead.family_sizes)
+        text += (f" With a family fixed effect (only within-family differences count; {multi} families have "
+                 "two or more models) the association is not detectable, so it may reflect differences "
+                 "between families (data, recipe) more than shape within a family.")
+    return text
+
+
 def _row(res: LeadResult) -> tuple[str, ...]:
     counts = f"{res.n} ({res.n_base} / {res.n_instruct})"
     est = res.estimate
@@ -82,8 +104,8 @@ def _findings(lead: LeadAnalysis) -> str:
     done = [r for r in lead.results if r.estimate is not None]
     sig = [r for r in done if significant(r.estimate)]
     if not sig:
-        text = (f"None of the {len(done)} analyses finds an association (permutation p < 0.05 with a bootstrap "
-                "interval excluding 0). The detectable |r| column gives the size of association each could "
+        text = (f"None of the {len(done)} computed analyses finds an association (permutation p < 0.05 with a "
+                "bootstrap interval excluding 0). The detectable |r| column gives the size of association each could "
                 "have detected; smaller ones are not ruled out.")
     else:
         text = ("Significant (permutation p < 0.05, bootstrap interval excluding 0): "

@@ -22,7 +22,7 @@ from . import figures as figs_mod
 from .columns import PREDICTOR_LABELS, TABLE_DIGITS
 from .lead import LeadAnalysis
 from .lead_figure import CAPTION as LEAD_CAPTION
-from .lead_render import LEAD_STATS_FILE, lead_blocks, opening_sentence
+from .lead_render import LEAD_STATS_FILE, lead_blocks, opening_sentence, robustness_sentence
 from .residuals import STATISTICS
 from .stats import MIN_MODELS, SettingAnalysis
 from .verdicts import digits_of, fmt_ci, short_verdict, verdict
@@ -118,7 +118,7 @@ def build_document(table: pd.DataFrame, analyses: Sequence[SettingAnalysis], int
              "Interaction* (arXiv 2605.27989) go together with its MMLU-Pro score, before and after "
              "controlling for model size? One section per scoring setup; setups are never pooled."),
         Heading(2, "Summary"),
-        *([Para(opening_sentence(lead))] if lead is not None else []),
+        *([Para(opening_sentence(lead)), Para(robustness_sentence(lead))] if lead is not None else []),
         Table(("setup", "n", "inside interval", "raw Spearman ρ(score, |distance|)", "partial r | log10 params",
                "verdict"),
               tuple(_summary_row(a, scored) for a in analyses)),
