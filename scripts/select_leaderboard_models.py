@@ -55,11 +55,11 @@ MAX_PARAMS_B = 10.0
 EXCLUDE = (
     (r"(?i)OLMoE|-a400m|-a800m|dbrx", "MoE", "mixture of experts"),
     (r"(?i)mamba|recurrentgemma|hymba", "SSM / hybrid", "state-space or recurrent hybrid, not a dense transformer"),
-    (r"(?i)(^|/)(flan-)?(m|u)?t5-|switch-base", "encoder-decoder", "encoder-decoder (T5 family)"),
+    (r"(?i)(^|/)(flan-|u?m)?t5-|switch-base", "encoder-decoder", "encoder-decoder (T5 family)"),
     (r"(?i)-VL-", "multimodal", "vision-language model"),
     (r"(?i)-RM$", "reward model", "reward model (sequence-classification head, not a causal LM)"),
     (r"(?i)DialoGPT", "other", "dialogue-response model (GPT-2 fine-tune), neither a base LM nor an instruct model"),
-    (r"(?i)internlm2|/glm-4-9b(-chat)?(-1m)?$|Phi-3-small|DeciLM|DCLM|MiniCPM",
+    (r"(?i)internlm2|/glm-4-9b(-chat)?(-1m)?$|Phi-3-small|DeciLM|DCLM",
      "remote code", "architecture needs trust_remote_code (not a transformers model type)"),
 )
 # Distinct model ids that are the same checkpoint under another name.
@@ -154,10 +154,10 @@ CONFIGS: dict[str, dict] = {
     "01-ai/Yi-1.5-9B-Chat": C("Yi-1.5", "llama", 48, 4096, 11008, 32, 4, None, 64000, False,
                               HF + "fakezeta/Yi-1.5-9B-Chat-ov-int4/blob/main/config.json (_name_or_path 01-ai/Yi-1.5-9B-Chat)"),
     # ---- Meta Llama 2 ----
-    "meta-llama/Llama-2-7b-hf": C("Llama-2", "llama", 32, 4096, 11008, 32, 32, None, 32000, False,
+    "meta-llama/Llama-2-7b-hf": C("Llama 2", "llama", 32, 4096, 11008, 32, 32, None, 32000, False,
                                   HF + "north/llama2-7b-exporttest1/blob/56dcaff1795adb409dc9756e86617ee237c166a2/"
                                   "config.json (_name_or_path meta-llama/Llama-2-7b-hf)"),
-    "meta-llama/Llama-2-7b-chat-hf": C("Llama-2", "llama", 32, 4096, 11008, 32, 32, None, 32000, False,
+    "meta-llama/Llama-2-7b-chat-hf": C("Llama 2", "llama", 32, 4096, 11008, 32, 32, None, 32000, False,
                                        HF + "gibhug/llama2-7b-chicks_v2-0/blob/main/config.json "
                                        "(_name_or_path meta-llama/Llama-2-7b-chat-hf)"),
     # ---- TII Falcon3 (llama architecture) ----
@@ -410,6 +410,16 @@ def pick_row(rows: list[dict]) -> dict:
     return rows[0]
 
 
+# Same-size siblings of models whose config the reference table carries: sibling -> that model.
+REFERENCE_SIBLINGS = {
+    "google/gemma-2-2b-it": "google/gemma-2-2b",
+    "google/gemma-2-2b-jpn-it": "google/gemma-2-2b",
+    "meta-llama/Meta-Llama-3-8B-Instruct": "meta-llama/Meta-Llama-3-8B",
+    "meta-llama/Llama-3.2-1B-Instruct": "meta-llama/Llama-3.2-1B",
+    "HuggingFaceTB/SmolLM2-360M-Instruct": "HuggingFaceTB/SmolLM2-360M",
+}
+
+
 def reference_configs() -> dict[str, dict]:
     out = {}
     with REFERENCE.open(newline="") as fh:
@@ -418,6 +428,8 @@ def reference_configs() -> dict[str, dict]:
             rec.update(family=r["family"], config_source=r["config_source"],
                        note=REFERENCE_NOTES.get(r["model_id"], ""), extra={})
             out[r["model_id"]] = rec
+    for sibling, model in REFERENCE_SIBLINGS.items():
+        out[sibling] = {**out[model], "config_source": SH(model, out[model]["config_source"]), "note": ""}
     return out
 
 
