@@ -132,6 +132,7 @@ def test_lead_analyses_base_instruct_pooled_tokens_and_family():
     assert by_key["base"].n == lead.n_base and by_key["instruct"].n == lead.n_instruct
     assert by_key["pooled"].estimate.k == 2 and by_key["base"].estimate.k == 1
     assert by_key["pooled_tokens"].n == lead.n_tokens < lead.n and by_key["pooled_tokens"].estimate.k == 3
+    assert by_key["pooled_tokens_subset"].n == lead.n_tokens and by_key["pooled_tokens_subset"].estimate.k == 2
     assert by_key["pooled_family"].estimate.k == 2 + 7 and by_key["pooled_family"].estimate.lofo is None
     assert set(by_key["pooled"].estimate.lofo.values) == {f"fam{i}" for i in range(8)}
     for res in lead.results:

@@ -34,17 +34,19 @@ class Spec:
     models: str  # "all" | "base" | "instruct"
     tokens: bool  # only models with published training tokens, log10 tokens as a covariate
     family: bool  # family fixed effect
+    token_control: bool = True  # with ``tokens``: False keeps the subset but not the covariate
 
     @property
     def label(self) -> str:
         who = {"all": "pooled (base + instruct)", "base": "base models", "instruct": "instruct models"}[self.models]
-        return who + (", training tokens published" if self.tokens else "") + (
-            ", family fixed effect" if self.family else "")
+        subset = ", training tokens published" + ("" if self.token_control else ", tokens not controlled")
+        return who + (subset if self.tokens else "") + (", family fixed effect" if self.family else "")
 
     @property
     def controls(self) -> str:
         parts = ["log10 params"] + (["instruct indicator"] if self.models == "all" else [])
-        parts += (["log10 training tokens"] if self.tokens else []) + (["family"] if self.family else [])
+        parts += (["log10 training tokens"] if self.tokens and self.token_control else [])
+        parts += ["family"] if self.family else []
         return " + ".join(parts)
 
 
@@ -54,6 +56,7 @@ SPECS = (
     Spec("instruct", "instruct", False, False),
     Spec("pooled_family", "all", False, True),
     Spec("pooled_tokens", "all", True, False),
+    Spec("pooled_tokens_subset", "all", True, False, token_control=False),
     Spec("base_tokens", "base", True, False),
     Spec("instruct_tokens", "instruct", True, False),
 )
@@ -124,7 +127,7 @@ def covariate_matrix(sub: pd.DataFrame, spec: Spec) -> np.ndarray:
     cols = [sub["log10_params"].to_numpy(float)]
     if spec.models == "all":
         cols.append(sub["instruct"].to_numpy(float))
-    if spec.tokens:
+    if spec.tokens and spec.token_control:
         cols.append(np.log10(sub["training_tokens"].to_numpy(float)))
     return np.column_stack(cols)
 

@@ -71,6 +71,12 @@ def robustness_sentence(lead: LeadAnalysis) -> str:
         text += (f" With a family fixed effect (only within-family differences count; {multi} families have "
                  "two or more models) the association is not detectable, so it may reflect differences "
                  "between families (data, recipe) more than shape within a family.")
+    tok, sub = by_key["pooled_tokens"].estimate, by_key["pooled_tokens_subset"].estimate
+    if significant(head) and tok is not None and sub is not None and not significant(tok):
+        text += (f" On the {tok.n} models with a published training-token count it is not detectable once "
+                 f"tokens are controlled (the same models without that control: partial r = "
+                 f"{fixed(sub.value, 2)}, 95% CI {_ci(sub.ci_low, sub.ci_high, 2)}); that subset detects only "
+                 f"|r| ≥ {fixed(tok.detectable, 2)}.")
     return text
 
 
