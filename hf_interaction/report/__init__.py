@@ -2,7 +2,9 @@
 
 Pipeline: :mod:`.inputs` checks the model list, :mod:`.store_rows` reads stored evaluations and
 audits, :mod:`.table` joins them into the data table and runs :mod:`.stats` once per scoring setup
-(never pooling setups), :mod:`.verdicts` words the results, :mod:`.render` and :mod:`.figures` turn
+(never pooling setups), :mod:`.lead` analyses the first list's setup in depth (base / instruct /
+pooled, with :mod:`.covariates`: several controls, detectable effect sizes), :mod:`.verdicts` and
+:mod:`.lead_render` word the results, :mod:`.render` and :mod:`.figures` turn
 them into a document, CSVs and figures, and :mod:`.write` writes everything, byte-identically for
 the same inputs. This package re-exports what the command and the tests use (``render`` and
 ``figures``, which import matplotlib, load on first use).
