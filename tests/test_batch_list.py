@@ -143,6 +143,7 @@ def test_report_uses_stored_diag_share_and_lists_failed_and_missing_models(tmp_p
     from hf_interaction.audit import AuditSettings, run_audit
     from hf_interaction.interval import DEFAULT_INTERVAL
     from hf_interaction.report import build_table, predictors_of
+    from hf_interaction.report.store_rows import list_run_summary
 
     listed = ROOT / "model_lists" / "small_llms.csv"
     scored = [r["model_id"] for r in csv.DictReader(listed.open()) if r["mmlu_pro_score"].strip()]
@@ -164,6 +165,9 @@ def test_report_uses_stored_diag_share_and_lists_failed_and_missing_models(tmp_p
     missing = [n for n in notes if n.startswith("no stored audit for ")]
     named = missing[0].split(": ", 1)[1].split(", ") if len(missing) == 1 else []
     assert models[4] in named and models[3] not in named and models[0] not in named, missing
+    console = list_run_summary(notes)  # what `report` prints after its verdict lines
+    assert console[0].startswith("1 listed model(s) failed") and console[0].endswith(f": {models[3]}")
+    assert console[1].startswith("no stored audit for ") and len(console) == 2
 
     payload = {**rec, "metrics": {**rec["metrics"], "diag_share_vs_baseline_log10": -0.5}}
     store.put("audits", models[0], "abc123", rec["settings"], payload)  # a baseline: it replaces log10 D/F

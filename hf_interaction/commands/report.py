@@ -67,4 +67,8 @@ def command(list_path: tuple[str, ...], out_dir: str, interval_text: str | None,
                              interval_file=interval_file, n_boot=n_boot, n_perm=n_perm, seed=seed)
     for line in short_setting_summary(result):
         click.echo(line)
+    from ..report.store_rows import list_run_summary
+
+    for line in list_run_summary(result.table.attrs.get("notes") or []):
+        click.echo(line)
     click.echo(f"wrote {len(result.files)} files to {result.out_dir}/")

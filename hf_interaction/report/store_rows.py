@@ -126,6 +126,14 @@ def _audit_metrics(rec) -> dict[str, float]:
     return out
 
 
+def list_run_summary(notes: list[str]) -> list[str]:
+    """Console lines for ``report``: the listed models whose list run failed, and how many have no audit."""
+    failed = sorted({n.split(": ", 1)[0] for n in notes if "--list` failed (" in n})
+    lines = [f"{len(failed)} listed model(s) failed in `audit --list` / `eval --list` (reasons under \"Notes on "
+             f"the inputs\"): {', '.join(failed)}"] if failed else []
+    return lines + [n.split(" (`hf-interaction", 1)[0] for n in notes if n.startswith("no stored audit for ")]
+
+
 def failure_notes(store, kind: str, model_ids: set[str], have: set[str]) -> list[str]:
     """Notes naming the listed models whose ``audit --list`` / ``eval --list`` run failed (the
     store's ``failures`` table) and have no usable result (``have``), with the recorded reason."""
