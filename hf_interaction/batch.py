@@ -123,7 +123,7 @@ def run_list(models: list[str], run_one: Callable[[str], Outcome | None], *, kin
     turn raises an Exception is recorded in ``store`` (``kind``; with ``settings`` for reference)
     and the run goes on; a UsageError (bad flags: every model would fail alike) and KeyboardInterrupt
     stop it. Raises :class:`BatchFailed` at the end when
-    any model failed.
+    any model failed (in the main process only).
     """
     main = is_main_process()
     summary = Summary(total=len(models))
@@ -159,7 +159,7 @@ def run_list(models: list[str], run_one: Callable[[str], Outcome | None], *, kin
                   f"{prefix} done in {seconds:.0f} s{detail}")
     if main:
         _echo(summary.line(what))
-    if summary.failed:
+    if summary.failed and main:  # (the other processes of a launch stay quiet: the main one reports)
         names = ", ".join(m for m, _ in summary.failed[:5]) + (", ..." if len(summary.failed) > 5 else "")
         raise BatchFailed(f"{len(summary.failed)} of {len(models)} model(s) failed: {names}",
                           "each is recorded in the store and listed by `report --list`; rerunning the same "
