@@ -303,6 +303,63 @@ CONFIGS: dict[str, dict] = {
     "h2oai/h2o-danube3-4b-base": C("H2O-Danube3", "llama", 24, 3840, 10240, 32, 8, None, 32000, False,
                                    SH("h2oai/h2o-danube3-4b-chat", HF + "h2oai/h2o-danube3-4b-chat/blob/refs%2Fpr%2F4/"
                                       "config.json")),
+    # ---- NVIDIA (Minitron: pruned + distilled from larger models) ----
+    "nvidia/Minitron-8B-Base": C("Minitron", "nemotron", 32, 4096, 16384, 48, 8, 128, 256000, False,
+                                 HF + "nvidia/Minitron-8B-Base/blame/main/config.json"),
+    "nvidia/Minitron-4B-Base": C("Minitron", "nemotron", 32, 3072, 9216, 24, 8, 128, 256000, False,
+                                 HF + "nvidia/Minitron-4B-Base/blob/475785aa6f0a23f18b968821c9e2191697278bfd/config.json"),
+    "nvidia/Mistral-NeMo-Minitron-8B-Base": C("Mistral-NeMo-Minitron", "mistral", 40, 4096, 11520, 32, 8, 128, 131072,
+                                              False, HF + "solidrust/Mistral-NeMo-Minitron-8B-Base-AWQ/blob/main/"
+                                              "config.json (AWQ copy of nvidia-Mistral-NeMo-Minitron-8B-Base)"),
+    "nvidia/Mistral-NeMo-Minitron-8B-Instruct": C("Mistral-NeMo-Minitron", "mistral", 40, 4096, 11520, 32, 8, 128,
+                                                  131072, False, HF + "nvidia/Mistral-NeMo-Minitron-8B-Instruct/"
+                                                  "blob/main/config.json"),
+    # ---- Microsoft Phi-3 ----
+    "microsoft/Phi-3-mini-4k-instruct": C("Phi-3", "phi3", 32, 3072, 8192, 32, 32, None, 32064, False,
+                                          HF + "Alignment-Lab-AI/idfkphi4kiguess/blob/main/config.json "
+                                          "(duplicate of microsoft/Phi-3-mini-4k-instruct)"),
+    "microsoft/Phi-3-mini-128k-instruct": C("Phi-3", "phi3", 32, 3072, 8192, 32, 32, None, 32064, False,
+                                            SH("microsoft/Phi-3-mini-4k-instruct", HF + "Alignment-Lab-AI/"
+                                               "idfkphi4kiguess/blob/main/config.json")),
+    # ---- IBM Granite 3.0 8B (3.1 extends its context; same shape) ----
+    **{mid: C("Granite-3", "granite", 40, 4096, 12800, 32, 8, None, 49155, True,
+              SH("ibm-granite/granite-3.1-8b-instruct", HF + "ibm-granite/granite-3.1-8b-instruct/blame/"
+                 "96fedcdf5764b7e36d2737d129bc07caff913e72/config.json"))
+       for mid in ("ibm-granite/granite-3.0-8b-base", "ibm-granite/granite-3.0-8b-instruct")},
+    # ---- AllenAI OLMo (1) ----
+    "allenai/OLMo-7B-hf": C("OLMo", "olmo", 32, 4096, 11008, 32, 32, None, 50304, False,
+                            HF + "PrunaAI/allenai-OLMo-7B-hf-HQQ-1bit-smashed/blob/refs%2Fpr%2F1/config.json "
+                            "(_name_or_path allenai/OLMo-7B-hf)"),
+    "allenai/OLMo-7B-Instruct-hf": C("OLMo", "olmo", 32, 4096, 11008, 32, 32, None, 50304, False,
+                                     HF + "ssec-uw/OLMo-7B-Instruct-hf/blob/refs%2Fpr%2F1/config.json "
+                                     "(copy of OLMo-7B-Instruct-hf)"),
+    "allenai/OLMo-1B-hf": C("OLMo", "olmo", 16, 2048, 8192, 16, 16, None, 50304, True,
+                            HF + "Shahradmz/OLMo-1B-hf-PPO-constitution-1/blame/main/config.json "
+                            "(_name_or_path allenai/OLMo-1B-hf)"),
+    # ---- more SmolLM / Mistral ----
+    "HuggingFaceTB/SmolLM-360M": C("SmolLM", "llama", 32, 960, 2560, 15, 5, None, 49152, True,
+                                   HF + "HuggingFaceTB/SmolLM-360M/blob/714709f2ab541dd5cebd04ea1457cd69e7a4bac3/config.json"),
+    "HuggingFaceTB/SmolLM-360M-Instruct": C("SmolLM", "llama", 32, 960, 2560, 15, 5, None, 49152, True,
+                                            HF + "HuggingFaceTB/SmolLM-360M-Instruct/blob/main/config.json"),
+    "mistralai/Ministral-8B-Instruct-2410": C("Ministral", "mistral", 36, 4096, 12288, 32, 8, 128, 131072, False,
+                                             HF + "stan-hua/Ministral-8B-Instruct-2410-AWQ-W4A16/blob/main/config.json "
+                                             "(_name_or_path a mistralai--Ministral-8B-Instruct-2410 snapshot)"),
+    "HuggingFaceTB/SmolLM-135M": C("SmolLM", "llama", 30, 576, 1536, 9, 3, None, 49152, True,
+                                   HF + "a420/SmolLM-135M_onnx/blob/acdce14947e0d5639993487e8d6a5009b934ddd3/config.json "
+                                   "(_name_or_path HuggingFaceTB/SmolLM-135M)"),
+    "HuggingFaceTB/SmolLM-135M-Instruct": C("SmolLM", "llama", 30, 576, 1536, 9, 3, None, 49152, True,
+                                            HF + "HuggingFaceTB/SmolLM-135M-Instruct/blob/main/config.json"),
+    # ---- OpenAI GPT-2, BigScience BLOOM (no intermediate_size field: the MLP is 4 x width) ----
+    "openai-community/gpt2-medium": C("GPT-2", "gpt2", 24, 1024, 4096, 16, 16, None, 50257, True,
+                                      HF + "postbot/gpt2-medium-emailgen/blame/7a16ef2e2c2bb648aa109d873947e6de76e8c4c2/"
+                                      "config.json (_name_or_path gpt2-medium; n_inner null = 4 x n_embd; "
+                                      "tie_word_embeddings unset = GPT2Config default true)"),
+    "bigscience/bloom-1b7": C("BLOOM", "bloom", 24, 2048, 8192, 16, 16, None, 250880, True,
+                              HF + "marcsun13/bloom-1b7_with_lm_head/blob/main/config.json (_name_or_path "
+                              "bigscience/bloom-1b7; MLP 4 x hidden; tie_word_embeddings unset = BloomConfig default true)"),
+    "bigscience/bloom-7b1": C("BLOOM", "bloom", 30, 4096, 16384, 32, 32, None, 250880, True,
+                              HF + "davisalex22/BLOOMTurismEC-7b1-ft/blame/main/config.json (_name_or_path "
+                              "bigscience/bloom-7b1; MLP 4 x hidden; tie_word_embeddings unset = BloomConfig default true)"),
 }
 
 # Notes for configs taken from shared/reference/small_llm_reference.csv.
@@ -417,6 +474,9 @@ REFERENCE_SIBLINGS = {
     "meta-llama/Meta-Llama-3-8B-Instruct": "meta-llama/Meta-Llama-3-8B",
     "meta-llama/Llama-3.2-1B-Instruct": "meta-llama/Llama-3.2-1B",
     "HuggingFaceTB/SmolLM2-360M-Instruct": "HuggingFaceTB/SmolLM2-360M",
+    "allenai/OLMo-2-1124-7B-Instruct": "allenai/OLMo-2-1124-7B",
+    "TinyLlama/TinyLlama-1.1B-Chat-v1.0": "TinyLlama/TinyLlama-1.1B-intermediate-step-1431k-3T",
+    "TinyLlama/TinyLlama_v1.1": "TinyLlama/TinyLlama-1.1B-intermediate-step-1431k-3T",
 }
 
 
