@@ -15,7 +15,10 @@ The pass-equivalent floor is the probe work each algorithm cannot avoid: its cou
 backwards and JVPs on one window times their measured unit costs.
 
 Usage: python benchmarks/authors_side_by_side.py [smollm2|MODEL] [--T 32] [--n 8] [--I 4] [--O 8]
-       [--ours-O O] [--hutchinson]
+       [--ours-O O] [--hutchinson] [--device cuda]
+MODEL may be a local checkpoint directory. ``--device`` puts both sides on one device (default:
+the audit's choice, an accelerator where there is one); each side keeps torch's own float32 matmul
+setting except that our audit uses its default ``--matmul-precision high`` (TF32 on CUDA).
 Prints a short table; numbers are from one run on the machine it runs on.
 """
 
@@ -44,7 +47,7 @@ def authors_estimator(fn, embeds: torch.Tensor, E: torch.Tensor, I: int, O: int,
     # The same probes as the audit (same seed and generator), so both sides estimate from the same
     # draws: only the algorithm and its cost differ.
     U = make_input_probes(T, V, I, E.detach(), seed).to(E.dtype)  # zⱼ E_eff, I×T×d
-    R = make_output_probes(V, O, seed).to(E.dtype)
+    R = make_output_probes(V, O, seed).to(device=E.device, dtype=E.dtype)
 
     def f(e: torch.Tensor) -> torch.Tensor:
         return fn(e).f
@@ -74,7 +77,7 @@ def authors_estimator(fn, embeds: torch.Tensor, E: torch.Tensor, I: int, O: int,
         d_k.append(input_space(grad_e).pow(2).mean(0).flatten())
     half = O // 2
     first, second = torch.stack(d_k[:half]), torch.stack(d_k[half:])
-    cross = (first @ second.T).numpy()  # ⟨d_a, d_b⟩ for a in half 1, b in half 2: D̂ of any resample
+    cross = (first @ second.T).cpu().numpy()  # ⟨d_a, d_b⟩ for a in half 1, b in half 2: D̂ of any resample
     F = np.array(F_j)
     f_hat, d_hat = float(F.mean()), float(cross.mean())
     rng = np.random.default_rng(seed)
@@ -94,6 +97,10 @@ def precision(metrics: dict) -> tuple[float, float]:
     return (hi - lo) / (2 * Z95) / metrics["f_hat"], ratio_ci[1] - ratio_ci[0]
 
 
+#: ``--device`` of this process (None: the audit's own choice).
+DEVICE: str | None = None
+
+
 def load(model: str, settings) -> tuple[object, object, float]:
     """Resolve and load the model as the audit does: (ref, loaded, seconds)."""
     from hf_interaction.audit import load_for_audit
@@ -101,7 +108,7 @@ def load(model: str, settings) -> tuple[object, object, float]:
 
     t0 = time.perf_counter()
     ref = resolve_model(model)
-    loaded = load_for_audit(ref, settings)
+    loaded = load_for_audit(ref, settings, device=DEVICE)
     return ref, loaded, time.perf_counter() - t0
 
 
@@ -121,7 +128,8 @@ def prepare(ref, loaded, settings, seed: int):
     sums = _scale_and_loss(fn, windows.framed_ids, windows.n)  # the same s as the audit: RMS of f's logits
     fn.scale = (sums["sq"] / sums["count"]) ** 0.5
     with torch.no_grad():
-        embeds = parts.embedding(windows.input_ids).detach()  # n×T×d; fn frames them (prefix) itself
+        # n×T×d; fn frames them (prefix) itself
+        embeds = parts.embedding(windows.input_ids.to(fn.input_device)).detach()
     return parts, fn, embeds
 
 
@@ -153,7 +161,7 @@ def pass_floor(model: str, settings, I: int, O: int, seed: int) -> dict[str, flo
     ref, loaded, _ = load(model, settings)
     parts, fn, embeds = prepare(ref, loaded, settings, seed)
     e = embeds[:1].clone().requires_grad_(True)
-    r = torch.ones(1, fn(e).f.shape[-1], dtype=e.dtype)
+    r = torch.ones(1, fn(e).f.shape[-1], dtype=e.dtype, device=e.device)
 
     def median(job) -> float:
         job()
@@ -220,9 +228,12 @@ def main() -> None:
     ap.add_argument("--hutchinson", action="store_true", help="also time our audit with --f-estimator hutchinson")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default=None, help="e.g. cuda or cpu (default: the audit's choice)")
     ap.add_argument("--side", choices=SIDES, default=None, help=argparse.SUPPRESS)  # one side, in a child
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    global DEVICE
+    DEVICE = args.device
     if args.side:
         print("RESULT " + json.dumps(run_side(args.side, args)))
         return
