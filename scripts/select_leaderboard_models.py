@@ -360,6 +360,15 @@ CONFIGS: dict[str, dict] = {
     "bigscience/bloom-7b1": C("BLOOM", "bloom", 30, 4096, 16384, 32, 32, None, 250880, True,
                               HF + "davisalex22/BLOOMTurismEC-7b1-ft/blame/main/config.json (_name_or_path "
                               "bigscience/bloom-7b1; MLP 4 x hidden; tie_word_embeddings unset = BloomConfig default true)"),
+    # ---- DeepSeek R1 distill, AllenAI Tulu 3 ----
+    "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B": C("DeepSeek-R1-Distill", "qwen2", 28, 3584, 18944, 28, 4, None, 152064,
+                                                 False, HF + "prithivMLmods/QwQ-R1-Distill-7B-CoT/blob/main/config.json "
+                                                 "(_name_or_path deepseek-ai/DeepSeek-R1-Distill-Qwen-7B)"),
+    "allenai/Llama-3.1-Tulu-3-8B": C("Tulu-3", "llama", 32, 4096, 14336, 32, 8, None, 128264, False,
+                                     HF + "allenai/Llama-3.1-Tulu-3-8B/blob/main/config.json"),
+    **{mid: C("Tulu-3", "llama", 32, 4096, 14336, 32, 8, None, 128264, False,
+              SH("allenai/Llama-3.1-Tulu-3-8B", HF + "allenai/Llama-3.1-Tulu-3-8B/blob/main/config.json"))
+       for mid in ("allenai/Llama-3.1-Tulu-3-8B-SFT", "allenai/Llama-3.1-Tulu-3-8B-DPO")},
 }
 
 # Notes for configs taken from shared/reference/small_llm_reference.csv.
@@ -388,6 +397,7 @@ _F3 = "https://huggingface.co/tiiuae/Falcon3-7B-Base/commit/09fd03d3f2da44917d2f
 _G30_8 = "https://huggingface.co/ibm-granite/granite-3.0-8b-base/commit/2b7658c39d1e4743c367a9bc14335b298b585a5b"
 _G30_2 = "https://huggingface.co/ibm-granite/granite-3.0-2b-base/commit/5d0717b65fccdd2840a0e652a1b5a25b67fe440b"
 _SLM = "https://huggingface.co/stabilityai/stablelm-3b-4e1t/blob/c24bc3656fa900de2a122ad8fe2264e9fe864bca/README.md"
+_OLMO = "https://huggingface.co/allenai/OLMo-1B-hf/blob/main/README.md"
 _TL = "https://huggingface.co/TinyLlama/TinyLlama-1.1B-intermediate-step-955k-token-2T/blame/main/README.md"
 BASE_OF = "pretraining tokens of {} (this model is its instruction-tuned version)"
 TOKENS: dict[str, tuple[int, str, str]] = {
@@ -417,6 +427,8 @@ TOKENS: dict[str, tuple[int, str, str]] = {
     "ibm-granite/granite-3.0-8b-instruct": (12 * T, _G30_8, BASE_OF.format("granite-3.0-8b-base")),
     "ibm-granite/granite-3.0-2b-base": (12 * T, _G30_2, "card: 10 trillion tokens, then 2 trillion"),
     "ibm-granite/granite-3.0-2b-instruct": (12 * T, _G30_2, BASE_OF.format("granite-3.0-2b-base")),
+    "allenai/OLMo-1B-hf": (3 * T, _OLMO, "card table: OLMo 1B, Training Tokens 3 Trillion"),
+    "allenai/OLMo-7B-hf": (25 * T // 10, _OLMO, "card table: OLMo 7B, Training Tokens 2.5 Trillion"),
     "stabilityai/stablelm-3b-4e1t": (4 * T, _SLM, "card: '1 trillion tokens ... for 4 epochs'"),
     "TinyLlama/TinyLlama-1.1B-intermediate-step-1431k-3T": (3 * T, _TL, "project card: 1.1B model on 3 trillion "
                                                             "tokens; this is the final (1431k-step, 3T) checkpoint"),
