@@ -24,7 +24,8 @@ PYEOF
     "$PY" -m pip install --retries 1 --timeout 10 $missing || echo "could not install $missing (gguf is optional: the benchmark then uses the byte tokenizer)"
   fi
 else
-  "$PY" -m pip install -e .
+  echo "torch, transformers or accelerate missing: pip install -e . (needs a package index)"
+  "$PY" -m pip install -e . || echo "pip install -e . failed: the benchmark will name what cannot be imported"
 fi
 "$PY" - <<'PYEOF'
 import torch, transformers
