@@ -112,6 +112,32 @@ def test_matmul_precision_sets_tf32_on_cuda_only_for_float32_and_puts_the_flags_
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
 
 
+@pytest.mark.skipif(not hasattr(torch.backends.cuda.matmul, "fp32_precision"), reason="torch < 2.9")
+def test_matmul_precision_follows_a_caller_that_uses_torchs_newer_api():
+    matmul, conv = torch.backends.cuda.matmul, torch.backends.cudnn.conv
+    before = (matmul.fp32_precision, conv.fp32_precision)
+    try:
+        matmul.fp32_precision = "ieee"  # the legacy flags are now unreadable (torch refuses the mix)
+        with matmul_precision("high", "cuda", "float32") as precision:
+            assert precision == "high" and (matmul.fp32_precision, conv.fp32_precision) == ("tf32", "tf32")
+        assert matmul.fp32_precision == "ieee" and conv.fp32_precision == before[1]
+    finally:
+        matmul.fp32_precision, conv.fp32_precision = before
+
+
+def test_cuda_window_batch_dispatches_to_the_free_memory_rule(monkeypatch):
+    import hf_interaction.device_memory as dm
+
+    paper = AuditSettings.from_preset("paper", probe="builtin")
+    block = torch.nn.Linear(64, 256)
+    parts = SimpleNamespace(E_eff=torch.zeros(1000, 64).as_subclass(_Elsewhere), blocks=[block, block])
+    monkeypatch.setattr(dm, "cuda_free_bytes", lambda device: 40 * 2**30)
+    per = window_bytes(257, 32, 2, 64, sum(p.numel() for p in block.parameters()), 1000, 4)
+    assert window_batch(paper, 1, None, parts) == windows_that_fit(paper, 40 * 2**30, per, 64) == paper.n
+    monkeypatch.setattr(dm, "cuda_free_bytes", lambda device: 3 * 2**30)
+    assert window_batch(paper, 1, None, parts) == windows_that_fit(paper, 3 * 2**30, per, 64) < paper.n
+
+
 def test_cuda_window_blocks_fill_half_the_free_memory_in_powers_of_two():
     paper = AuditSettings.from_preset("paper", probe="builtin")
     # The Qwen2.5-0.5B shape: 24 blocks of 896, about 14.9M parameters each, V = 151,936.
