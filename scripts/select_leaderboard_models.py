@@ -83,6 +83,11 @@ def C(family, model_type, layers, hidden, inter, heads, kv, head_dim, vocab, tie
 
 
 HF = "https://huggingface.co/"
+NEOX_MASK = ("leaderboard count includes +{} ({} layers x (2048 x 2048 causal-mask buffer attention.bias + 1 "
+             "masked_bias) that GPT-NeoX checkpoints store; inferred: the leaderboard's figure matches the count "
+             "plus these buffers, not read from the checkpoint)")
+
+
 def SH(other: str, url: str) -> str:
     """config_source for a model whose own config.json copy was not found: the config of a sibling of the same
     family and size (base <-> instruct, context-length variant); the leaderboard figure is checked as usual."""
@@ -369,12 +374,31 @@ CONFIGS: dict[str, dict] = {
     **{mid: C("Tulu-3", "llama", 32, 4096, 14336, 32, 8, None, 128264, False,
               SH("allenai/Llama-3.1-Tulu-3-8B", HF + "allenai/Llama-3.1-Tulu-3-8B/blob/main/config.json"))
        for mid in ("allenai/Llama-3.1-Tulu-3-8B-SFT", "allenai/Llama-3.1-Tulu-3-8B-DPO")},
+    "01-ai/Yi-1.5-6B": C("Yi-1.5", "llama", 32, 4096, 11008, 32, 4, None, 64000, False,
+                         HF + "rabbitcat/BashCopilot-6B-preview/blob/1c4507cc863e4d67916377b621fa6e631a450ad5/config.json "
+                         "(_name_or_path a Yi-1.5-Base/Yi-1.5-6B checkpoint)"),
+    "01-ai/Yi-1.5-6B-Chat": C("Yi-1.5", "llama", 32, 4096, 11008, 32, 4, None, 64000, False,
+                              HF + "01-ai/Yi-1.5-6B-Chat/blob/dd86db5e101a25cc977f978735b4eaf5a9e5a5cf/config.json"),
+    "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B": C("DeepSeek-R1-Distill", "qwen2", 28, 1536, 8960, 12, 2, None, 151936,
+                                                   False, HF + "onnx-community/DeepSeek-R1-Distill-Qwen-1.5B-ONNX/blob/"
+                                                   "main/config.json (_name_or_path deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B)"),
+    # ---- Together RedPajama-INCITE (GPT-NeoX) ----
+    **{mid: C("RedPajama-INCITE", "gpt_neox", 32, 2560, 10240, 32, 32, None, 50432, False,
+              HF + "unionai/RedPajama-INCITE-Base-3B-v1-wikipedia-8bit/blame/30d3a01232f6f399ddd1cd2b0dfc881c48323060/"
+              "config.json (_name_or_path togethercomputer/RedPajama-INCITE-Base-3B-v1)"
+              + ("" if mid.endswith("Base-3B-v1") else "; the Instruct/Chat-3B models are its fine-tunes of the same shape"),
+              note=NEOX_MASK.format(32 * (2048 * 2048 + 1), 32))
+       for mid in ("togethercomputer/RedPajama-INCITE-Base-3B-v1", "togethercomputer/RedPajama-INCITE-Instruct-3B-v1",
+                   "togethercomputer/RedPajama-INCITE-Chat-3B-v1")},
+    **{mid: C("RedPajama-INCITE", "gpt_neox", 32, 4096, 16384, 32, 32, None, 50432, False,
+              HF + "togethercomputer/RedPajama-INCITE-7B-Instruct/blame/main/config.json"
+              + ("" if mid.endswith("7B-Instruct") else "; the 7B Base/Chat models share the shape"),
+              note=NEOX_MASK.format(32 * (2048 * 2048 + 1), 32))
+       for mid in ("togethercomputer/RedPajama-INCITE-7B-Base", "togethercomputer/RedPajama-INCITE-7B-Instruct",
+                   "togethercomputer/RedPajama-INCITE-7B-Chat")},
 }
 
 # Notes for configs taken from shared/reference/small_llm_reference.csv.
-NEOX_MASK = ("leaderboard count includes +{} ({} layers x (2048 x 2048 causal-mask buffer attention.bias + 1 "
-             "masked_bias) that GPT-NeoX checkpoints store; inferred: the leaderboard's figure matches the count "
-             "plus these buffers, not read from the checkpoint)")
 REFERENCE_NOTES = {
     f"EleutherAI/pythia-{size}": NEOX_MASK.format(layers * (2048 * 2048 + 1), layers)
     for size, layers in (("160m", 12), ("410m", 24), ("1b", 16), ("1.4b", 24), ("2.8b", 32), ("6.9b", 32))
@@ -553,7 +577,8 @@ def build():
         extra = int(m.group(1)) if m else 0
         params_b = float(lb["params_b"])
         if not agrees(total, params_b, extra):
-            dropped[mid] = f"meta-device count {total:,} disagrees with the leaderboard's {params_b} B"
+            plus = f" (+{extra:,} stored buffers)" if extra else ""
+            dropped[mid] = f"meta-device count {total:,}{plus} disagrees with the leaderboard's {params_b} B"
             continue
         if len(lb_rows) > 1:
             notes.append(f"{len(lb_rows)} leaderboard rows for this id (ranks "
