@@ -155,6 +155,10 @@ def test_report_uses_stored_diag_share_and_lists_failed_and_missing_models(tmp_p
     store.record_failure("audits", models[3], "model or data not reachable (offline)")
     store.record_failure("evaluations", models[3], "CUDA out of memory")
 
+    from hf_interaction.report.store_rows import SHARE_METRIC
+    from hf_interaction.schema import schema_of
+
+    assert f"metrics.{SHARE_METRIC}" in schema_of("audit").by_path()  # a documented record key
     table = build_table(listed, DEFAULT_INTERVAL, store)
     assert "diag_share_log10" in predictors_of(table)
     expected = round(math.log10(rec["metrics"]["diag_share"]), 6)
