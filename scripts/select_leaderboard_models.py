@@ -421,6 +421,11 @@ _F3 = "https://huggingface.co/tiiuae/Falcon3-7B-Base/commit/09fd03d3f2da44917d2f
 _G30_8 = "https://huggingface.co/ibm-granite/granite-3.0-8b-base/commit/2b7658c39d1e4743c367a9bc14335b298b585a5b"
 _G30_2 = "https://huggingface.co/ibm-granite/granite-3.0-2b-base/commit/5d0717b65fccdd2840a0e652a1b5a25b67fe440b"
 _SLM = "https://huggingface.co/stabilityai/stablelm-3b-4e1t/blob/c24bc3656fa900de2a122ad8fe2264e9fe864bca/README.md"
+_L31 = "https://huggingface.co./RiversHaveWings/Meta-Llama-3.1-405B-AWQ"
+_L32 = "https://www.modelcards.net/documents/28"
+_Q2 = "https://blog.omagiclee.com/posts/llms/qwens/qwen-2"
+_YI15 = "https://huggingface.co/01-ai/Yi-1.5-6B/blob/main/README.md"
+_G2 = "https://huggingface.co/lunahr/SystemGemma2-2b-it/commit/1ca7b3436c6c9514dd7e508bec467e42b39693b4"
 _OLMO = "https://huggingface.co/allenai/OLMo-1B-hf/blob/main/README.md"
 _TL = "https://huggingface.co/TinyLlama/TinyLlama-1.1B-intermediate-step-955k-token-2T/blame/main/README.md"
 BASE_OF = "pretraining tokens of {} (this model is its instruction-tuned version)"
@@ -451,6 +456,22 @@ TOKENS: dict[str, tuple[int, str, str]] = {
     "ibm-granite/granite-3.0-8b-instruct": (12 * T, _G30_8, BASE_OF.format("granite-3.0-8b-base")),
     "ibm-granite/granite-3.0-2b-base": (12 * T, _G30_2, "card: 10 trillion tokens, then 2 trillion"),
     "ibm-granite/granite-3.0-2b-instruct": (12 * T, _G30_2, BASE_OF.format("granite-3.0-2b-base")),
+    "meta-llama/Llama-3.1-8B": (15 * T, _L31, "Meta's Llama 3.1 card (copy): token count '15T+' (pretraining)"),
+    "meta-llama/Llama-3.1-8B-Instruct": (15 * T, _L31, BASE_OF.format("Llama-3.1-8B") + "; '15T+'"),
+    **{f"meta-llama/Llama-3.2-{s}{v}": (9 * T, _L32, ("" if not v else BASE_OF.format(f"Llama-3.2-{s}") + "; ")
+                                        + "summary of Meta's Llama 3.2 card: 'pretrained on up to 9 trillion tokens'")
+       for s in ("1B", "3B") for v in ("", "-Instruct")},
+    "Qwen/Qwen2-0.5B": (12 * T, _Q2, "Qwen2 technical report table (arXiv 2407.10671, as reproduced): 0.5B 12T"),
+    "Qwen/Qwen2-0.5B-Instruct": (12 * T, _Q2, BASE_OF.format("Qwen2-0.5B") + "; report table: 12T"),
+    **{f"Qwen/Qwen2-{s}{v}": (7 * T, _Q2, ("" if not v else BASE_OF.format(f"Qwen2-{s}") + "; ")
+                              + "Qwen2 technical report table (arXiv 2407.10671, as reproduced): 7T")
+       for s in ("1.5B", "7B") for v in ("", "-Instruct")},
+    **{f"01-ai/Yi-1.5-{s}": (36 * T // 10, _YI15, ("card: " if "Chat" not in s else "instruction-tuned Yi-1.5; card: ")
+                             + "Yi-1.5 pre-trained tokens 3.6T (Yi + 500B continued pretraining)")
+       for s in ("6B", "9B", "9B-32K", "6B-Chat", "9B-Chat", "9B-Chat-16K")},
+    **{f"google/gemma-2-2b{v}": (2 * T, _G2, ("" if not v else BASE_OF.format("gemma-2-2b") + "; ")
+                                 + "Gemma 2 card (copy, updated by HF staff): '2B model was trained with 2 trillion tokens'")
+       for v in ("", "-it", "-jpn-it")},
     "allenai/OLMo-1B-hf": (3 * T, _OLMO, "card table: OLMo 1B, Training Tokens 3 Trillion"),
     "allenai/OLMo-7B-hf": (25 * T // 10, _OLMO, "card table: OLMo 7B, Training Tokens 2.5 Trillion"),
     "stabilityai/stablelm-3b-4e1t": (4 * T, _SLM, "card: '1 trillion tokens ... for 4 epochs'"),
