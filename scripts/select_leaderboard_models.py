@@ -396,6 +396,22 @@ CONFIGS: dict[str, dict] = {
               note=NEOX_MASK.format(32 * (2048 * 2048 + 1), 32))
        for mid in ("togethercomputer/RedPajama-INCITE-7B-Base", "togethercomputer/RedPajama-INCITE-7B-Instruct",
                    "togethercomputer/RedPajama-INCITE-7B-Chat")},
+    "openai-community/gpt2-xl": C("GPT-2", "gpt2", 48, 1600, 6400, 25, 25, None, 50257, True,
+                                  HF + "openai-community/gpt2-xl/blob/main/config.json (n_inner unset = 4 x n_embd; "
+                                  "tie_word_embeddings unset = GPT2Config default true)"),
+    "bigscience/bloom-560m": C("BLOOM", "bloom", 24, 1024, 4096, 16, 16, None, 250880, True,
+                               HF + "iproskurina/bloom-560m-gptq-4bit/blame/main/config.json (_name_or_path "
+                               "bigscience/bloom-560m; MLP 4 x hidden; tie_word_embeddings unset = BloomConfig default true)"),
+    "microsoft/Orca-2-7b": C("Orca-2", "llama", 32, 4096, 11008, 32, 32, None, 32003, False,
+                             HF + "microsoft/Orca-2-7b/blob/a9cadf2641ab00118d57defb991d5eb36a91cb41/config.json"),
+    "openai-community/gpt2-large": C("GPT-2", "gpt2", 36, 1280, 5120, 20, 20, None, 50257, True,
+                                     HF + "openai-community/gpt2-large/blob/refs%2Fpr%2F1/config.json (PR revision of "
+                                     "the official repository; n_inner unset = 4 x n_embd; tie_word_embeddings unset = "
+                                     "GPT2Config default true)"),
+    "bigcode/starcoder2-3b": C("StarCoder2", "starcoder2", 30, 3072, 12288, 24, 2, None, 49152, True,
+                               HF + "OpenVINO/starcoder2-3b-int8-ov/blame/c1cc7147d839e0d240c5e7ed994f494f38ef7cb2/"
+                               "config.json (OpenVINO export of bigcode/starcoder2-3b; use_bias unset = default true; "
+                               "tied embeddings: the leaderboard's 3.0 B matches the tied count, untied would be 3.2 B)"),
 }
 
 # Notes for configs taken from shared/reference/small_llm_reference.csv.
@@ -426,6 +442,9 @@ _L32 = "https://www.modelcards.net/documents/28"
 _Q2 = "https://blog.omagiclee.com/posts/llms/qwens/qwen-2"
 _YI15 = "https://huggingface.co/01-ai/Yi-1.5-6B/blob/main/README.md"
 _G2 = "https://huggingface.co/lunahr/SystemGemma2-2b-it/commit/1ca7b3436c6c9514dd7e508bec467e42b39693b4"
+_D3 = "https://huggingface.co/papers/2407.09276"
+_D1 = "https://huggingface.co/papers/2401.16818"
+_G7 = "https://huggingface.co/ibm-granite/granite-7b-base/blob/e18173d6915b20849fbc3c58a5dfc76ab154405f/README.md"
 _OLMO = "https://huggingface.co/allenai/OLMo-1B-hf/blob/main/README.md"
 _TL = "https://huggingface.co/TinyLlama/TinyLlama-1.1B-intermediate-step-955k-token-2T/blame/main/README.md"
 BASE_OF = "pretraining tokens of {} (this model is its instruction-tuned version)"
@@ -472,11 +491,19 @@ TOKENS: dict[str, tuple[int, str, str]] = {
     **{f"google/gemma-2-2b{v}": (2 * T, _G2, ("" if not v else BASE_OF.format("gemma-2-2b") + "; ")
                                  + "Gemma 2 card (copy, updated by HF staff): '2B model was trained with 2 trillion tokens'")
        for v in ("", "-it", "-jpn-it")},
+    "h2oai/h2o-danube3-4b-base": (6 * T, _D3, "H2O-Danube3 report abstract: H2O-Danube3-4B trained on 6T tokens"),
+    "h2oai/h2o-danube3-4b-chat": (6 * T, _D3, BASE_OF.format("h2o-danube3-4b-base") + "; report: 6T"),
+    "h2oai/h2o-danube3-500m-chat": (4 * T, _D3, "chat version of H2O-Danube3-500M; report abstract: trained on 4T tokens"),
+    "h2oai/h2o-danube-1.8b-chat": (1 * T, _D1, "chat version of H2O-Danube-1.8B; report abstract: trained on 1T tokens"),
+    "ibm-granite/granite-7b-base": (2 * T, _G7, "card: 'The model was trained on 2T tokens'"),
     "allenai/OLMo-1B-hf": (3 * T, _OLMO, "card table: OLMo 1B, Training Tokens 3 Trillion"),
     "allenai/OLMo-7B-hf": (25 * T // 10, _OLMO, "card table: OLMo 7B, Training Tokens 2.5 Trillion"),
     "stabilityai/stablelm-3b-4e1t": (4 * T, _SLM, "card: '1 trillion tokens ... for 4 epochs'"),
     "TinyLlama/TinyLlama-1.1B-intermediate-step-1431k-3T": (3 * T, _TL, "project card: 1.1B model on 3 trillion "
                                                             "tokens; this is the final (1431k-step, 3T) checkpoint"),
+    "bigcode/starcoder2-3b": (33 * T // 10, HF + "bigcode/starcoder2-3b/commit/088e2ed4b4043fbcf077404a5bad9e7cb84c6e76",
+                              "first model-card commit by the BigCode authors: 'StarCoder2-3B (3.1T tokens) further "
+                              "trained on 200B of the pre-training corpus' = 3.3T; the later card says '3+ trillion tokens'"),
 }
 
 COLUMNS = ("model_id", "family", "model_type", "base_or_instruct", "num_hidden_layers", "hidden_size",
@@ -534,6 +561,7 @@ REFERENCE_SIBLINGS = {
     "allenai/OLMo-2-1124-7B-Instruct": "allenai/OLMo-2-1124-7B",
     "TinyLlama/TinyLlama-1.1B-Chat-v1.0": "TinyLlama/TinyLlama-1.1B-intermediate-step-1431k-3T",
     "TinyLlama/TinyLlama_v1.1": "TinyLlama/TinyLlama-1.1B-intermediate-step-1431k-3T",
+    "Qwen/Qwen2.5-7B-Instruct-1M": "Qwen/Qwen2.5-7B-Instruct",
 }
 
 
