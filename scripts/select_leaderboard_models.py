@@ -412,6 +412,35 @@ CONFIGS: dict[str, dict] = {
                                HF + "OpenVINO/starcoder2-3b-int8-ov/blame/c1cc7147d839e0d240c5e7ed994f494f38ef7cb2/"
                                "config.json (OpenVINO export of bigcode/starcoder2-3b; use_bias unset = default true; "
                                "tied embeddings: the leaderboard's 3.0 B matches the tied count, untied would be 3.2 B)"),
+    "openai-community/gpt2": C("GPT-2", "gpt2", 12, 768, 3072, 12, 12, None, 50257, True,
+                               HF + "TopperThijs/GPT2-quantinez-test/commit/d5a6fd1192cfe8c0bd9a7eefae2b280c68ead303 "
+                               "(config.json copy with _name_or_path openai-community/gpt2; n_inner null = 4 x n_embd; "
+                               "tie_word_embeddings unset = GPT2Config default true)"),
+    "distilbert/distilgpt2": C("DistilGPT2", "gpt2", 6, 768, 3072, 12, 12, None, 50257, True,
+                               HF + "distilbert/distilgpt2/blob/09daaa0f403ae0cc7008de3fe24d179565245e6f/config.json "
+                               "(official, old revision without model_type; model_type gpt2 as in the copy "
+                               "https://huggingface.co/ashwinmuthuraman/my_awesome_eli5_clm-model/blame/"
+                               "d16f9a0aebfe7face5e79b8357ef08e538ff5138/config.json, _name_or_path distilbert/distilgpt2; "
+                               "4 x n_embd MLP; tied by GPT2Config default)"),
+    "bigscience/bloom-1b1": C("BLOOM", "bloom", 24, 1536, 6144, 16, 16, None, 250880, True,
+                              HF + "iproskurina/bloom-1b1-gptq-4bit/blame/main/config.json (_name_or_path "
+                              "bigscience/bloom-1b1; MLP 4 x hidden; tie_word_embeddings unset = BloomConfig default true)"),
+    "bigscience/bloom-3b": C("BLOOM", "bloom", 30, 2560, 10240, 32, 32, None, 250880, True,
+                             HF + "iproskurina/bloom-3b-GPTQ-4bit-g128/blame/cdc960de448ea0be2f8c1f4939dc5ac336d4957b/"
+                             "config.json (_name_or_path bigscience/bloom-3b; MLP 4 x hidden; tie_word_embeddings "
+                             "unset = BloomConfig default true)"),
+    "microsoft/phi-1": C("Phi-1", "phi", 24, 2048, 8192, 32, 32, None, 51200, False,
+                         HF + "microsoft/phi-1/blame/main/config.json (num_key_value_heads null = num_attention_heads)"),
+    "amd/AMD-Llama-135m": C("AMD-Llama", "llama", 12, 768, 2048, 12, 12, 64, 32000, False,
+                            HF + "nlpguy/amdchess-v8/blame/main/config.json (copy of a fine-tune whose _name_or_path is "
+                            "amd/AMD-Llama-135m; shape fields as in the base model)"),
+    "bigcode/starcoder2-7b": C("StarCoder2", "starcoder2", 32, 4608, 18432, 36, 4, None, 49152, True,
+                               HF + "bigcode/starcoder2-7b/blob/refs%2Fpr%2F4/config.json (official, BigCode upload "
+                               "56cbdc2; tie_word_embeddings unset = Starcoder2Config default true; use_bias true)"),
+    "google/codegemma-1.1-2b": C("CodeGemma", "gemma", 18, 2048, 16384, 8, 1, 256, 256000, True,
+                                 SH("google/codegemma-2b", HF + "unsloth/codegemma-2b/blob/"
+                                    "794473b952a25764c143ae2cf951dddab0c46cd7/config.json (_name_or_path "
+                                    "google/codegemma-2b; tie_word_embeddings unset = GemmaConfig default true)")),
 }
 
 # Notes for configs taken from shared/reference/small_llm_reference.csv.
