@@ -533,6 +533,9 @@ TOKENS: dict[str, tuple[int, str, str]] = {
     "bigcode/starcoder2-3b": (33 * T // 10, HF + "bigcode/starcoder2-3b/commit/088e2ed4b4043fbcf077404a5bad9e7cb84c6e76",
                               "first model-card commit by the BigCode authors: 'StarCoder2-3B (3.1T tokens) further "
                               "trained on 200B of the pre-training corpus' = 3.3T; the later card says '3+ trillion tokens'"),
+    "bigscience/bloom-1b1": (341 * T // 1000, HF + "bigscience/bloom-1b1/tree/6a8e173a4090325a5767777454961e757bc35e89",
+                             "maintainer commit 'Update to 341b tokens model' (the BLOOM-176B card gives 341B unique / "
+                             "366B seen tokens for the same corpus; 341B taken as stated)"),
 }
 
 COLUMNS = ("model_id", "family", "model_type", "base_or_instruct", "num_hidden_layers", "hidden_size",
