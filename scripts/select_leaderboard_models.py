@@ -410,8 +410,9 @@ CONFIGS: dict[str, dict] = {
                                      "GPT2Config default true)"),
     "bigcode/starcoder2-3b": C("StarCoder2", "starcoder2", 30, 3072, 12288, 24, 2, None, 49152, True,
                                HF + "OpenVINO/starcoder2-3b-int8-ov/blame/c1cc7147d839e0d240c5e7ed994f494f38ef7cb2/"
-                               "config.json (OpenVINO export of bigcode/starcoder2-3b; use_bias unset = default true; "
-                               "tied embeddings: the leaderboard's 3.0 B matches the tied count, untied would be 3.2 B)"),
+                               "config.json (OpenVINO export of bigcode/starcoder2-3b; use_bias unset = default true); "
+                               "tie_word_embeddings true as set in the official repository by commit "
+                               + HF + "bigcode/starcoder2-3b/commit/8c5d79c2f2801938962d18ea09bf4871e68f3031"),
     "openai-community/gpt2": C("GPT-2", "gpt2", 12, 768, 3072, 12, 12, None, 50257, True,
                                HF + "TopperThijs/GPT2-quantinez-test/commit/d5a6fd1192cfe8c0bd9a7eefae2b280c68ead303 "
                                "(config.json copy with _name_or_path openai-community/gpt2; n_inner null = 4 x n_embd; "
@@ -441,6 +442,28 @@ CONFIGS: dict[str, dict] = {
                                  SH("google/codegemma-2b", HF + "unsloth/codegemma-2b/blob/"
                                     "794473b952a25764c143ae2cf951dddab0c46cd7/config.json (_name_or_path "
                                     "google/codegemma-2b; tie_word_embeddings unset = GemmaConfig default true)")),
+    "deepseek-ai/DeepSeek-R1-Distill-Llama-8B": C("DeepSeek-R1-Distill", "llama", 32, 4096, 14336, 32, 8, 128, 128256,
+                                                  False, HF + "unsloth/DeepSeek-R1-Distill-Llama-8B-unsloth-bnb-4bit/blame/"
+                                                  "44fae25e269ed56abdb59cdab48e4fe956ce93eb/config.json (_name_or_path "
+                                                  "deepseek-ai/DeepSeek-R1-Distill-Llama-8B; quantised copy, shape fields "
+                                                  "unchanged)"),
+    "01-ai/Yi-Coder-9B-Chat": C("Yi-Coder", "llama", 48, 4096, 11008, 32, 4, None, 64000, False,
+                                HF + "stelterlab/Yi-Coder-9B-Chat-AWQ/blob/main/config.json (_name_or_path a snapshot of "
+                                "01-ai/Yi-Coder-9B-Chat, commit 32b78255; AWQ copy, shape fields unchanged)"),
+    "ibm-granite/granite-7b-instruct": C("Granite-7b", "llama", 32, 4096, 11008, 32, 32, None, 32000, False,
+                                         SH("ibm-granite/granite-7b-base", HF + "ibm-granite/granite-7b-base/blob/"
+                                            "470d4df7772b2cacab56b290fc63ffbc59355df3/config.json")),
+    "stabilityai/stablelm-zephyr-3b": C("StableLM", "stablelm", 32, 2560, 6912, 32, 32, None, 50304, False,
+                                        SH("stabilityai/stablelm-3b-4e1t", HF + "jon-tow/stablelm-3b-4e1t-dev/blob/"
+                                           "refs%2Fpr%2F1/config.json (use_qkv_bias false)"), use_qkv_bias=False),
+    "Qwen/Qwen2.5-Math-1.5B-Instruct": C("Qwen2.5-Math", "qwen2", 28, 1536, 8960, 12, 2, None, 151936, True,
+                                         HF + "loubnabnl/Qwen-Math-1.5B-Instruct-Bespoke-H4-5e5-4k-ep3/blob/main/"
+                                         "config.json (fine-tune copy with _name_or_path Qwen/Qwen2.5-Math-1.5B-Instruct; "
+                                         "shape fields as in the model)"),
+    "nvidia/AceMath-1.5B-Instruct": C("AceMath", "qwen2", 28, 1536, 8960, 12, 2, None, 151936, True,
+                                      HF + "nvidia/AceMath-1.5B-Instruct/blob/main/config.json (official, upload "
+                                      "3c2ef30; the repository's model.safetensors is 3.55 GB, i.e. ~1.78 B bf16 values)",
+                                      note=TIED_STORED.format(151936 * 1536)),
 }
 
 # Notes for configs taken from shared/reference/small_llm_reference.csv.
@@ -525,9 +548,11 @@ TOKENS: dict[str, tuple[int, str, str]] = {
     "h2oai/h2o-danube3-500m-chat": (4 * T, _D3, "chat version of H2O-Danube3-500M; report abstract: trained on 4T tokens"),
     "h2oai/h2o-danube-1.8b-chat": (1 * T, _D1, "chat version of H2O-Danube-1.8B; report abstract: trained on 1T tokens"),
     "ibm-granite/granite-7b-base": (2 * T, _G7, "card: 'The model was trained on 2T tokens'"),
+    "ibm-granite/granite-7b-instruct": (2 * T, _G7, BASE_OF.format("granite-7b-base") + "; card: 2T tokens"),
     "allenai/OLMo-1B-hf": (3 * T, _OLMO, "card table: OLMo 1B, Training Tokens 3 Trillion"),
     "allenai/OLMo-7B-hf": (25 * T // 10, _OLMO, "card table: OLMo 7B, Training Tokens 2.5 Trillion"),
     "stabilityai/stablelm-3b-4e1t": (4 * T, _SLM, "card: '1 trillion tokens ... for 4 epochs'"),
+    "stabilityai/stablelm-zephyr-3b": (4 * T, _SLM, BASE_OF.format("stablelm-3b-4e1t") + "; card: 1T tokens x 4 epochs"),
     "TinyLlama/TinyLlama-1.1B-intermediate-step-1431k-3T": (3 * T, _TL, "project card: 1.1B model on 3 trillion "
                                                             "tokens; this is the final (1431k-step, 3T) checkpoint"),
     "bigcode/starcoder2-3b": (33 * T // 10, HF + "bigcode/starcoder2-3b/commit/088e2ed4b4043fbcf077404a5bad9e7cb84c6e76",
