@@ -464,6 +464,10 @@ CONFIGS: dict[str, dict] = {
                                       HF + "nvidia/AceMath-1.5B-Instruct/blob/main/config.json (official, upload "
                                       "3c2ef30; the repository's model.safetensors is 3.55 GB, i.e. ~1.78 B bf16 values)",
                                       note=TIED_STORED.format(151936 * 1536)),
+    "EleutherAI/gpt-j-6b": C("GPT-J", "gptj", 28, 4096, 16384, 16, 16, None, 50400, False,
+                             HF + "hivemind/gpt-j-6B-8bit/blame/42c6b2b76f655137bc52a80db1b38555b963865a/config.json "
+                             "(_name_or_path EleutherAI/gpt-j-6B; n_inner null = 4 x n_embd = 16384, the d_ff of the "
+                             "official card " + HF + "EleutherAI/gpt-j-6b/commit/d3d295606169fbaf668141935a19865740c0ce20)"),
 }
 
 # Notes for configs taken from shared/reference/small_llm_reference.csv.
