@@ -468,6 +468,15 @@ CONFIGS: dict[str, dict] = {
                              HF + "hivemind/gpt-j-6B-8bit/blame/42c6b2b76f655137bc52a80db1b38555b963865a/config.json "
                              "(_name_or_path EleutherAI/gpt-j-6B; n_inner null = 4 x n_embd = 16384, the d_ff of the "
                              "official card " + HF + "EleutherAI/gpt-j-6b/commit/d3d295606169fbaf668141935a19865740c0ce20)"),
+    "CohereForAI/aya-expanse-8b": C("Aya", "cohere", 32, 4096, 14336, 32, 8, None, 256000, True,
+                                    HF + "kevinbazira/aya-expanse-8b-awq-4bit/blame/20ee9dbddd67040d5757be3a3da9e1e8afbfcba1/"
+                                    "config.json (_name_or_path a snapshot of CohereForAI/aya-expanse-8b, commit d10159f8; "
+                                    "AWQ copy, shape fields unchanged; use_qk_norm false; tie_word_embeddings unset = "
+                                    "CohereConfig default true)"),
+    "CohereForAI/aya-23-8B": C("Aya", "cohere", 32, 4096, 14336, 32, 8, None, 256000, True,
+                               HF + "alijawad07/aya-23-8B-AWQ-GEMM/blob/ee0ba07e051476c40aa3db4efc5cf16e9aea2f90/config.json "
+                               "(_name_or_path a snapshot of CohereForAI/aya-23-8B, commit ec151d21; AWQ copy, shape fields "
+                               "unchanged; use_qk_norm false; tie_word_embeddings unset = CohereConfig default true)"),
 }
 
 # Notes for configs taken from shared/reference/small_llm_reference.csv.
