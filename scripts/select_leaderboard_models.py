@@ -477,6 +477,20 @@ CONFIGS: dict[str, dict] = {
                                HF + "alijawad07/aya-23-8B-AWQ-GEMM/blob/ee0ba07e051476c40aa3db4efc5cf16e9aea2f90/config.json "
                                "(_name_or_path a snapshot of CohereForAI/aya-23-8B, commit ec151d21; AWQ copy, shape fields "
                                "unchanged; use_qk_norm false; tie_word_embeddings unset = CohereConfig default true)"),
+    "nvidia/AceMath-7B-Instruct": C("AceMath", "qwen2", 28, 3584, 18944, 28, 4, None, 152064, False,
+                                    HF + "nvidia/AceMath-7B-Instruct/blob/main/config.json (official, upload a2b4688)"),
+    "nvidia/AceInstruct-7B": C("AceInstruct", "qwen2", 28, 3584, 18944, 28, 4, None, 152064, False,
+                               HF + "nvidia/AceInstruct-7B/blob/main/config.json (official, upload 7725256)"),
+    "TinyLlama/TinyLlama-1.1B-Chat-v0.6": C("TinyLlama", "llama", 22, 2048, 5632, 32, 4, None, 32000, False,
+                                            HF + "emozilla/tl-c6/commit/d500b2f93c84128b9ffe2d100ddc3e1e9464edeb "
+                                            "(config of an upload whose _name_or_path is local-models/"
+                                            "TinyLlama-1.1B-Chat-v0.6; same shape fields in the GPTQ copy "
+                                            + HF + "atorsvn/TinyLlama-1.1B-Chat-v0.6-gptq-4bit/commit/"
+                                            "7e647be12fc4c89af7ada63f8da42eb2aa371b19)"),
+    "TinyLlama/TinyLlama-1.1B-Chat-v0.1": C("TinyLlama", "llama", 22, 2048, 5632, 32, 4, None, 32001, False,
+                                            HF + "aegon-h/TinyLlama-1.1B/blame/2baee580eb5d49adf84ba5c74087b5148e3a522d/"
+                                            "config.json (_name_or_path PY007/TinyLlama-1.1B-Chat-v0.1, the repository's "
+                                            "name before the TinyLlama organisation; vocab 32001 = 32000 + a pad token)"),
 }
 
 # Notes for configs taken from shared/reference/small_llm_reference.csv.
