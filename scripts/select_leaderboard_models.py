@@ -491,6 +491,8 @@ CONFIGS: dict[str, dict] = {
                                             HF + "aegon-h/TinyLlama-1.1B/blame/2baee580eb5d49adf84ba5c74087b5148e3a522d/"
                                             "config.json (_name_or_path PY007/TinyLlama-1.1B-Chat-v0.1, the repository's "
                                             "name before the TinyLlama organisation; vocab 32001 = 32000 + a pad token)"),
+    "ibm/merlinite-7b": C("Merlinite", "mistral", 32, 4096, 14336, 32, 8, None, 32008, False,
+                          HF + "ibm/merlinite-7b/blob/07ed232c84b3784a69d9c190d6c7a2f0f071f9e3/config.json (official)"),
 }
 
 # Notes for configs taken from shared/reference/small_llm_reference.csv.
