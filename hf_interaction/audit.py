@@ -249,7 +249,7 @@ def _measure_baseline(record: dict, net, kind: str, windows: ProbeWindows, setti
         "runs": runs,
         "seconds": time.perf_counter() - t0,
     }
-    bl.relate(record, runs, replicates, trained_replicates, seed=settings.seed, level=record["metrics"]["ci_level"])
+    bl.relate(record, runs, replicates, trained_replicates, level=record["metrics"]["ci_level"])
 
 
 def load_for_audit(model: str | ModelRef, settings: AuditSettings, *, device: str | None = None,
@@ -300,11 +300,14 @@ def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSe
     V, d_embed = E_eff.shape
     out_dim = V if fn.kind == CAUSAL_LM else width  # an encoder's f is its last hidden state (length d)
     pairs = settings.f_estimator == "pairs"
-    store_bytes = settings.pair_store_bytes(d_embed)
-    if store_bytes > PAIR_MEMORY_BUDGET:
-        raise InputError(f"F's pair estimator would keep {store_bytes / 2**30:.1f} GiB of output-probe VJPs "
-                         f"(n × O × T × d = {windows.n} × {settings.output_probes} × {settings.T} × {d_embed})",
-                         "use --f-estimator hutchinson (keeps none), or fewer windows, output probes or a shorter T")
+    from .device_memory import pair_store_budget
+
+    store_bytes, budget = settings.pair_store_bytes(d_embed), pair_store_budget(acc_device)
+    if store_bytes > budget:
+        raise InputError(f"the pairs estimator would keep {store_bytes / 2**30:.1f} GiB of output-probe VJPs "
+                         f"(n × O × T × d = {windows.n} × {settings.output_probes} × {settings.T} × {d_embed}); "
+                         f"{budget / 2**30:.1f} GiB are allowed on {acc_device}",
+                         "use fewer windows (--n), a shorter --T, or a device with more memory")
     U = None if pairs else make_input_probes(settings.T, V, settings.input_probes, E_eff, settings.seed).to(E_eff.dtype)
     R = make_output_probes(out_dim, settings.output_probes, settings.seed).to(device=acc_device, dtype=E_eff.dtype)
     acc = AgopAccumulator(seq_len=settings.T, hidden_size=width, embed_size=d_embed, vocab_size=V,
@@ -356,8 +359,7 @@ def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSe
         acc.all_reduce_(lambda t: accelerator.reduce(t, reduction="sum"))
     t_final = time.perf_counter()
     gram = acc.embedding_gram_of(E_eff)  # formed once: the population F already needed it
-    metrics = finalize(acc, gram, mlp_weights(parts), n_boot=settings.n_boot, seed=settings.seed,
-                       replicates=replicates)
+    metrics = finalize(acc, gram, mlp_weights(parts), E_eff=E_eff, replicates=replicates)
     finalize_s = time.perf_counter() - t_final
     layers = metrics.pop("layers")
     for layer, path in zip(layers, parts.mlp_paths, strict=True):

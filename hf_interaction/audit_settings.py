@@ -10,7 +10,7 @@ from .errors import UsageError
 from .presets import DEFAULT_WINDOW_GROUPS, PRESETS
 from .setting import setting
 
-#: Model weights' dtypes an audit can load in (accumulation is always float64).
+#: Model weights' dtypes an audit can load in (docs/metrics.md "Numerics" says which sums are float64).
 DTYPES = ("float32", "bfloat16", "float16", "float64")
 JVP_METHODS = ("forward", "double_backward")
 #: How F = ‖G‖² is estimated: from pairs of the output-probe VJPs D already needs (agop/pairs.py; no
@@ -20,7 +20,9 @@ BASELINES = ("init",)
 #: The record schema of the first cache keys (see AuditSettings.cache_key); not bumped with the schema.
 KEY_SCHEMA_VERSION = 1
 DIAG_MEMORY_BUDGET = 2 * 2**30  # bytes for the diagonal accumulators: 2m groups (+ W × 2m cells) of T × V
-PAIR_MEMORY_BUDGET = 8 * 2**30  # bytes for F's pair estimator: the n × O × T × d output-probe VJPs it keeps
+PAIR_MEMORY_BUDGET = 8 * 2**30  # bytes on a CPU for the pairs estimator's n × O × T × d output-probe VJPs
+#: Hutchinson keeps one window group per window up to this many windows (its diagonal cells grow with them).
+MAX_HUTCHINSON_WINDOW_GROUPS = 32
 
 
 @dataclass(frozen=True)
@@ -35,21 +37,25 @@ class AuditSettings:
                                      "(overrides the preset).", by_preset=True)
     # None: as many as memory allows (see resolve_groups)
     groups_per_half: int | None = setting(
-        None, "Output-probe groups per half: the bootstrap units of D's interval. Default: as many as fit in "
-              "2 GiB of T×V accumulators (one probe per group when they fit).", type=int, by_preset=True)
+        None, "--f-estimator hutchinson only: output-probe groups per half, the jackknife units of D. Default: as "
+              "many as fit in 2 GiB of T×V accumulators (one probe per group when they fit). The default pairs "
+              "estimator always uses single probes.", type=int, by_preset=True)
     seed: int = setting(42, "Seed for windows, probes and bootstrap.")
     probe: str = setting(
         "wikitext", "Probe corpus: wikitext (wikitext-2-raw-v1 test, downloads once), builtin (offline, Python "
                     "stdlib docstrings), or a PATH (.txt, .jsonl[:field], .parquet). Default: wikitext, or builtin "
                     "for the embedded demo models and smollm2 (offline).", by_preset=True)
-    dtype: str = setting("float32", "Model weights' dtype (accumulation is always float64).", choices=DTYPES)
+    dtype: str = setting("float32", "Model weights' dtype. Products are formed in it (float32 for bfloat16/float16) "
+                                    "and summed over windows in float64 where docs/metrics.md says so.", choices=DTYPES)
     f_estimator: str = setting(
         "pairs", "How F = ‖G‖² is estimated. pairs: from pairs of the output probes' VJPs (no input probes, no "
                  "JVPs; about 3x faster at equal precision, docs/metrics.md). hutchinson: the paper's estimator, "
                  "input probes with a JVP and a VJP each (kept for one release).", choices=F_ESTIMATORS)
     jvp_method: str = setting("forward", "forward-mode JVP (falls back automatically) or the double-backward trick "
                                          "(--f-estimator hutchinson only).", choices=JVP_METHODS)
-    n_boot: int = setting(2000, "Bootstrap replicates for the CIs (default 2000, or the preset's).", by_preset=True)
+    n_boot: int = setting(2000, "Not used by the audit's intervals since metrics version 4 (they are delete-one "
+                                "jackknife intervals, docs/metrics.md); kept so older commands and records read.",
+                          by_preset=True)
     # "init": also measure a fresh init of the architecture (baseline.py)
     baseline: str | None = setting(
         None, "init: also measure the same architecture freshly initialised (its config's own initialiser, seeded; "
@@ -65,11 +71,14 @@ class AuditSettings:
         if given.get("f_estimator", "pairs") == "pairs" and "input_probes" in given:
             raise UsageError("--input-probes sets the input probes of --f-estimator hutchinson; the default pairs "
                              "estimator uses none (add --f-estimator hutchinson, or drop --input-probes)")
+        if given.get("f_estimator", "pairs") == "pairs" and "groups_per_half" in given:
+            raise UsageError("--groups-per-half groups the output probes of --f-estimator hutchinson; the default "
+                             "pairs estimator uses single probes (add --f-estimator hutchinson, or drop it)")
         return cls(**{**PRESETS[preset], **given}).resolve_estimator()
 
     def resolve_estimator(self) -> AuditSettings:
-        """The settings as measured: no input probes for the pairs estimator (it uses none)."""
-        return replace(self, input_probes=0) if self.f_estimator == "pairs" else self
+        """The settings as measured: no input probes and no probe groups for the pairs estimator."""
+        return replace(self, input_probes=0, groups_per_half=None) if self.f_estimator == "pairs" else self
 
     def validate(self) -> None:
         if self.f_estimator not in F_ESTIMATORS:
@@ -100,8 +109,10 @@ class AuditSettings:
 
     @property
     def window_groups(self) -> int:
-        """Window groups of the population estimates: min(n, DEFAULT_WINDOW_GROUPS)."""
-        return min(self.n, DEFAULT_WINDOW_GROUPS)
+        """Hutchinson's window groups for the population estimates: one window each up to
+        MAX_HUTCHINSON_WINDOW_GROUPS windows (their intervals need that), else DEFAULT_WINDOW_GROUPS
+        groups by index (no population intervals then). The pairs estimator keeps every window (pairs.py)."""
+        return self.n if self.n <= MAX_HUTCHINSON_WINDOW_GROUPS else min(self.n, DEFAULT_WINDOW_GROUPS)
 
     def diag_bytes(self, vocab_size: int, m: int, cells: bool) -> int:
         """Memory of the diagonal accumulators: 2m groups (T × V) and, with ``cells``, the
@@ -127,7 +138,7 @@ class AuditSettings:
         m ≥ 4 (or m = O/2 when that is smaller), else without (population D is then unavailable).
         More groups make the bootstrap interval of D honest (one probe per group is best); m = 2
         gives too narrow a CI (docs/metrics.md), so it is only the floor for very large vocabularies."""
-        if self.groups_per_half:
+        if self.groups_per_half or self.f_estimator == "pairs":
             return self
         half = self.output_probes // 2
         divisors = [m for m in range(1, half + 1) if half % m == 0]
@@ -144,11 +155,12 @@ class AuditSettings:
         """The store key: these settings, the corpus, and the versions of what the numbers mean.
 
         ``metrics_version`` changes when the numbers do (2: records carry metrics.population; 3: F
-        from output-probe pairs by default, and the output probes share one forward; earlier entries
-        are recomputed). ``schema_version`` stays at the record schema the key was first
-        written under (KEY_SCHEMA_VERSION): a later schema only renames keys, and the store upgrades
-        old records when it reads them, so a stored audit stays a cache hit instead of being recomputed.
+        from output-probe pairs by default, and the output probes share one forward; 4: D and tr G from
+        single output probes, jackknife intervals, bias-corrected ratios; earlier entries are
+        recomputed). ``schema_version`` stays at the record schema the key was first written under
+        (KEY_SCHEMA_VERSION): a later schema only renames keys, and the store upgrades old records
+        when it reads them, so a stored audit stays a cache hit instead of being recomputed.
         """
         return {**asdict(self.resolve_estimator()), "probe_corpus_sha256": corpus_sha256,
                 "schema_version": KEY_SCHEMA_VERSION,
-                "metrics_version": 3}
+                "metrics_version": 4}

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from hf_interaction.agop.ustats import Estimate
+
 #: Layer fields averaged over baseline seeds.
 _LAYER_KEYS = ("nfa_offdiag", "nfa_full", "diag_share", "aofe_ratio", "effective_rank")
 #: Scalar metrics averaged over baseline seeds (a geometric mean for the diagonal share).
@@ -70,55 +72,54 @@ def summarize(runs: list[dict]) -> tuple[dict, list[dict]]:
     return metrics, layers
 
 
-def log_ratio(trained: np.ndarray, baselines: list[np.ndarray], point_trained: float, point_baselines: list[float],
-              *, seed: int, level: float) -> dict[str, Any]:
-    """log10(trained / baseline) of a diagonal share, with a percentile interval.
+def log_ratio(trained: Estimate, baselines: list[Estimate], *, level: float) -> dict[str, Any]:
+    """log10(trained / baseline) of a diagonal share, bias-corrected, with a jackknife-t interval.
 
-    ``trained`` and each ``baselines[k]`` are bootstrap replicates drawn with the *same* resamples
-    (same windows, probes and bootstrap seed), so replicate b pairs them. With several init seeds,
-    each replicate also resamples the seeds (init-to-init spread). Replicates that are not positive
-    are left out and counted."""
-    point = None
-    if point_trained > 0 and all(p > 0 for p in point_baselines):
-        point = math.log10(point_trained) - statistics.fmean(math.log10(p) for p in point_baselines)
-    base = np.stack(baselines)  # K × B
-    ok = (trained > 0) & np.all(base > 0, axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_base = np.log10(base)
-        log_trained = np.log10(trained)
-    K = base.shape[0]
-    if K > 1:
-        pick = np.random.default_rng([seed, 2]).integers(0, K, size=(K, base.shape[1]))
-        mean_base = np.take_along_axis(log_base, pick, axis=0).mean(axis=0)
-    else:
-        mean_base = log_base[0]
-    values = (log_trained - mean_base)[ok]
-    tail = 100.0 * (1.0 - level) / 2.0
-    ci = [float(v) for v in np.percentile(values, [tail, 100.0 - tail])] if values.size >= 20 else None
-    return {"value": point, "ci": ci, "n_boot_dropped": int((~ok).sum())}
+    ``trained`` and each ``baselines[k]`` carry delete-one replicates over the *same* units (the same
+    windows and probes), so replicate j of each leaves out the same probe or window and their
+    difference keeps the pairing. The baseline is the mean of log10 D/F over the init seeds; the
+    interval is conditional on those seeds (their spread is not a unit of the jackknife)."""
+    log10 = np.log10
+    diff = trained.map(log10)
+    mean_base = baselines[0].map(log10)
+    for other in baselines[1:]:
+        mean_base = mean_base.combine(other.map(log10), np.add)
+    mean_base = mean_base.map(lambda x: x / len(baselines))
+    diff = diff - mean_base
+    if not math.isfinite(diff.point):
+        return {"value": None, "ci": None, "note": "a diagonal share is not positive"}
+    res = diff.interval(level, "linear")
+    return {"value": diff.corrected(), "plugin": diff.point, "ci": res.ci, "note": res.note}
 
 
-def relate(record: dict, runs: list[dict], replicates: list[dict], trained_replicates: dict, *, seed: int,
-           level: float) -> None:
-    """Add ``metrics.diag_share_vs_baseline_log10`` (+ ``_ci``, ``_basis``) and each block's
-    ``nfa_offdiag_over_baseline`` (trained minus the baseline's mean over seeds) to ``record``."""
+def relate(record: dict, runs: list[dict], replicates: list[dict], trained_replicates: dict, *, level: float) -> None:
+    """Add ``metrics.diag_share_vs_baseline_log10`` (+ ``_ci``, ``_basis``, ``_note``) and each block's
+    ``nfa_offdiag_over_baseline`` (trained minus the baseline's mean over seeds) to ``record``.
+
+    The population basis (probes and windows) is used when every run has a population D/F with an
+    interval (enough windows, none dominant), else the paper basis (probe noise only, conditional on
+    these windows). The ratio's interval is withheld
+    whenever a side's own D/F interval is, and the runs must share one resampling design."""
     m = record["metrics"]
-    pop = m["population"]
-    basis = "population" if (pop.get("diag_share") and all(r["metrics"]["population"].get("diag_share")
-                                                            for r in runs)
-                             and "population" in trained_replicates) else "paper"
-    if basis == "population":
-        res = log_ratio(trained_replicates["population"], [r["population"] for r in replicates], pop["diag_share"],
-                        [r["metrics"]["population"]["diag_share"] for r in runs], seed=seed, level=level)
-    else:
-        res = log_ratio(trained_replicates["paper"], [r["paper"] for r in replicates], m["diag_share"],
-                        [r["metrics"]["diag_share"] for r in runs], seed=seed, level=level)
+    designs = {r.get("design") for r in replicates} | {trained_replicates.get("design")}
+    if len(designs) != 1:
+        raise ValueError(f"the trained model and its fresh inits were measured with different resampling designs "
+                         f"({sorted(map(str, designs))}): their replicates cannot be paired")
+    sides = [trained_replicates, *replicates]
+    basis = "population" if all(s.get("population") is not None and s.get("population_interval")
+                                for s in sides) else "paper"
+    res = log_ratio(trained_replicates[basis], [r[basis] for r in replicates], level=level)
+    withheld = not all(s.get(f"{basis}_interval") for s in sides)
     m["diag_share_vs_baseline_log10"] = res["value"]
-    m["diag_share_vs_baseline_log10_ci"] = res["ci"]
+    m["diag_share_vs_baseline_log10_plugin"] = res.get("plugin")
+    m["diag_share_vs_baseline_log10_ci"] = None if withheld else res["ci"]
     m["diag_share_vs_baseline_basis"] = basis
-    m["diag_share_vs_baseline_n_boot_dropped"] = res["n_boot_dropped"]
+    m["diag_share_vs_baseline_basis_text"] = (
+        f"{'probe and window noise' if basis == 'population' else 'probe noise only, conditional on these windows'}; "
+        f"conditional on the init seed(s) {[r['init_seed'] for r in runs]}")
+    m["diag_share_vs_baseline_note"] = (
+        "interval withheld: a side's own D/F interval is not available" if withheld else res.get("note"))
     base_layers = record["baseline"]["layers"]
     for layer, base in zip(record["layers"], base_layers, strict=True):
         t, b = layer.get("nfa_offdiag"), base.get("nfa_offdiag")
         layer["nfa_offdiag_over_baseline"] = None if t is None or b is None else t - b
-

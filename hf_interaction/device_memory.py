@@ -1,12 +1,13 @@
-"""How many probe windows one model pass takes on a CUDA device: sized from its free memory
-(audit.window_batch; on a CPU the audit keeps its fixed row bound). Not yet measured on a GPU: the
+"""How much a CUDA device holds: the probe windows of one model pass, sized from its free memory
+(audit.window_batch; on a CPU the audit keeps its fixed row bound), and the pairs estimator's store
+budget (:func:`pair_store_budget`). Not yet measured on a GPU: the
 count below is a rough, deliberately generous estimate used with half the free memory."""
 
 from __future__ import annotations
 
 import torch
 
-from .audit_settings import DIAG_MEMORY_BUDGET, AuditSettings
+from .audit_settings import DIAG_MEMORY_BUDGET, PAIR_MEMORY_BUDGET, AuditSettings
 
 
 def cuda_free_bytes(device: torch.device) -> int:
@@ -43,3 +44,12 @@ def cuda_windows(settings: AuditSettings, P: int, probes: int, parts) -> int:
     block_params = sum(p.numel() for p in parts.blocks[0].parameters()) if parts.blocks else 0
     per_window = window_bytes(P, probes, len(parts.blocks), d, block_params, V, E.element_size())
     return windows_that_fit(settings, cuda_free_bytes(E.device), per_window, d)
+
+
+def pair_store_budget(device: torch.device) -> int:
+    """Bytes the pairs estimator's VJP store may take: PAIR_MEMORY_BUDGET on a CPU; on a CUDA device
+    half its free memory once the model is loaded (the rest is for the passes and the finalisation's
+    Gram matrices), so the paper preset runs every model up to 10B of the lists on an 80 GB GPU."""
+    if device.type != "cuda":
+        return PAIR_MEMORY_BUDGET
+    return cuda_free_bytes(device) // 2

@@ -263,16 +263,18 @@ def test_accumulator_equals_exact_jacobian_products_probe_by_probe(micro):
 
     # finalize's arithmetic, from the (now verified) sums, with G zⱼ formed explicitly as T×V
     # matrices rather than through the d×d Gram trick.
-    res = finalize(acc, embedding_gram(micro.E), None, n_boot=200, seed=0)
+    res = finalize(acc, embedding_gram(micro.E), None)
     assert json.loads(json.dumps(res, allow_nan=False)) == res
     f_per_probe = ((acc.input_vjp_sums @ micro.E.T / n) ** 2).sum(dim=(1, 2))
     d_groups = acc.diag_group_sums.reshape(2 * m, -1) / (n * O // (2 * m))
-    d_hat = float((d_groups[:m] @ d_groups[m:].T).mean())
+    products = d_groups @ d_groups.T  # D: every pair of different groups c ≠ c′ (a U-statistic over groups)
+    d_hat = float((products.sum() - products.diagonal().sum()) / (2 * m * (2 * m - 1)))
     assert res["f_hat"] == pytest.approx(float(f_per_probe.mean()), rel=1e-10)
     assert res["f_se"] == pytest.approx(float(f_per_probe.std() / math.sqrt(I)), rel=1e-10)
     assert res["d_hat"] == pytest.approx(d_hat, rel=1e-10)
     assert res["aofe"] == pytest.approx(res["f_hat"] - d_hat, rel=1e-10)
-    assert res["aofe_ratio"] == pytest.approx(1 - d_hat / res["f_hat"], rel=1e-10)
+    assert res["diag_share_plugin"] == pytest.approx(d_hat / res["f_hat"], rel=1e-10)
+    assert res["aofe_ratio"] == pytest.approx(1 - res["diag_share"], rel=1e-12)
     assert res["f_below_d"] is (res["f_hat"] < d_hat)
     for layer, entry in enumerate(res["layers"]):
         g1, g2 = acc.layer_half_sums[layer] / (n * O // 2)
@@ -292,21 +294,21 @@ CI_KEYS = {"f_hat": "f_ci", "d_hat": "d_ci", "aofe": "aofe_ci", "aofe_ratio": "a
            "diag_share": "diag_share_ci", "trace": "trace_ci", "effective_rank": "effective_rank_ci"}
 
 
-def test_bootstrap_cis_cover_exact_values_at_paper_probe_counts(micro):
-    """Paper probe counts (16 input, 32 output probes), single-probe groups for D̂: over 10 probe
-    seeds each exact value lies inside its 95% CI at least 7 times (over 40 seeds the measured
-    coverage is 0.85–0.90 per quantity, so ≥ 7/10 is not a lucky draw), and the CIs are not
-    trivially wide (relative half-width below 100%)."""
+def test_hutchinson_intervals_cover_exact_values_at_paper_probe_counts(micro):
+    """Paper probe counts (16 input, 32 output probes), single-probe groups for D̂ (--f-estimator
+    hutchinson; the default estimator's coverage is measured over hundreds of seeds in
+    tests/test_coverage.py): over 10 probe seeds each exact value lies inside its 95% interval at
+    least 8 times, and the intervals are not trivially wide (log-scale intervals: hi/lo below 10)."""
     exact = _exact_input_metrics(micro.G(range(N_WINDOWS)))
     covered = dict.fromkeys(CI_KEYS, 0)
     for seed in range(10):
         acc = run_estimator(micro, 16, 32, seed, groups_per_half=16, jvp_method="double_backward")
-        res = finalize(acc, embedding_gram(micro.E), None, seed=seed)
+        res = finalize(acc, embedding_gram(micro.E), None)
         for key, ci_key in CI_KEYS.items():
             lo, hi = res[ci_key]
-            assert (hi - lo) / 2 < abs(exact[key])
+            assert 0 < lo and hi / lo < 10
             covered[key] += lo <= exact[key] <= hi
-    assert all(count >= 7 for count in covered.values()), covered
+    assert all(count >= 8 for count in covered.values()), covered
 
 
 @pytest.fixture(scope="module")
@@ -336,7 +338,7 @@ def many_probes(micro):
     )
     for i in windows:
         acc.add_window(fwd32, E32[micro.tokens[i]], U, R, E32, probe_batch=5_000, jvp_method="double_backward")
-    return windows, acc, finalize(acc, embedding_gram(micro.E), micro.mlp_weights(), n_boot=200, seed=0)
+    return windows, acc, finalize(acc, embedding_gram(micro.E), micro.mlp_weights())
 
 
 def test_many_probes_converge_to_exact_input_and_layer_metrics(micro, many_probes):
@@ -377,7 +379,7 @@ def test_nfa_from_exact_mlp_agop_matches_direct_computation(micro):
     state["window_count"] = torch.tensor(n)
     state["input_vjp_sums"] = torch.ones_like(state["input_vjp_sums"])  # any F̂ > 0
     acc.load_state_dict(state)
-    res = finalize(acc, embedding_gram(micro.E), micro.mlp_weights(), n_boot=10)
+    res = finalize(acc, embedding_gram(micro.E), micro.mlp_weights())
     for layer, gram in enumerate(micro.mlp_weight_grams()):
         root = psd_sqrt(M[layer])
         entry = res["layers"][layer]
@@ -409,7 +411,7 @@ def test_nfa_not_available_is_reported_not_skipped(micro):
     finally:
         fwd.remove()
     weights = micro.mlp_weights()
-    res = finalize(acc, embedding_gram(micro.E), [None, weights[1]], n_boot=10)
+    res = finalize(acc, embedding_gram(micro.E), [None, weights[1]])
     assert [len(entry) for entry in res["layers"]] == [len(res["layers"][0])] * N_LAYERS
     assert res["layers"][0]["nfa_offdiag"] is None and "no recognised MLP" in res["layers"][0]["nfa_note"]
     assert res["layers"][1]["nfa_full"] is None and "no gradients" in res["layers"][1]["nfa_note"]
@@ -469,8 +471,8 @@ def test_sharded_merge_all_reduce_and_resume_equal_one_run(micro):
         resumed.add_window(micro.forward, e, U, R, micro.E)
     _assert_same_state(resumed, full, rtol=1e-9)
 
-    res_full = finalize(full, embedding_gram(micro.E), None, n_boot=100)
-    res_merged = finalize(merged, embedding_gram(micro.E), None, n_boot=100)
+    res_full = finalize(full, embedding_gram(micro.E), None)
+    res_merged = finalize(merged, embedding_gram(micro.E), None)
     assert res_merged["aofe_ratio"] == pytest.approx(res_full["aofe_ratio"], rel=1e-9)
     assert res_merged["aofe_ci"] == pytest.approx(res_full["aofe_ci"], rel=1e-9)
 
@@ -507,12 +509,12 @@ def test_non_finite_accumulator_or_weight_raises_in_finalize(micro):
     bad_weights = [[w.clone() for w in ws] for ws in micro.mlp_weights()]
     bad_weights[1][0][0, 0] = float("inf")
     with pytest.raises(NumericalError, match="MLP input weight of block 1"):
-        finalize(acc, E_gram, bad_weights, n_boot=10)
+        finalize(acc, E_gram, bad_weights)
     state = acc.state_dict()
     state["layer_half_sums"][1, 0, 2, 2] = float("nan")
     acc.load_state_dict(state)
     with pytest.raises(NumericalError, match="layer_half_sums"):
-        finalize(acc, E_gram, None, n_boot=10)
+        finalize(acc, E_gram, None)
 
 
 def test_exact_reference_is_sane(micro):

@@ -22,9 +22,8 @@ from hf_interaction.interval import Interval
 from hf_interaction.presets import PRESETS
 from hf_interaction.store import Store
 
-TINY = AuditSettings(T=8, n=2, input_probes=2, output_probes=4, groups_per_half=2, probe="builtin", n_boot=100)
-CLI_TINY = ["--probe", "builtin", "--T", "8", "--n", "2", "--output-probes", "4",
-            "--groups-per-half", "2", "--n-boot", "100"]
+TINY = AuditSettings(T=8, n=2, output_probes=4, probe="builtin")
+CLI_TINY = ["--probe", "builtin", "--T", "8", "--n", "2", "--output-probes", "4"]
 METRICS = ("aofe", "aofe_ratio", "probe_loss_nats_per_token", "probe_loss_bits_per_byte")
 
 

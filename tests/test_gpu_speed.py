@@ -19,7 +19,7 @@ from hf_interaction.device_memory import window_bytes, windows_that_fit
 from hf_interaction.errors import UsageError
 from hf_interaction.runtime import matmul_precision
 
-SMALL = AuditSettings(T=8, n=4, output_probes=4, groups_per_half=2, probe="builtin", n_boot=200)
+SMALL = AuditSettings(T=8, n=4, output_probes=4, probe="builtin")
 
 
 def _psd_stack(B: int, n: int, rank: int, seed: int = 0) -> torch.Tensor:

@@ -19,7 +19,7 @@ import torch
 
 from hf_interaction.audit import AuditSettings, run_audit
 
-SETTINGS = AuditSettings(T=16, n=2, input_probes=2, output_probes=8, probe="builtin", n_boot=100)
+SETTINGS = AuditSettings(T=16, n=2, output_probes=8, probe="builtin")
 
 
 @pytest.fixture(scope="module")

@@ -28,10 +28,10 @@ from hf_interaction.agop import (
 def _run(micro, idx, I, O, seed, m=2):  # noqa: E741
     U, R = make_input_probes(T, V, I, micro.E, seed), make_output_probes(V, O, seed)
     acc = AgopAccumulator(seq_len=T, hidden_size=D_MODEL, vocab_size=V, n_layers=N_LAYERS, input_probes=I,
-                          output_probes=O, groups_per_half=m, window_groups=min(len(idx), 8))
+                          output_probes=O, groups_per_half=m, window_groups=len(idx))
     for e in micro.windows(idx):
         acc.add_window(micro.forward, e, U, R, micro.E)
-    return finalize(acc, embedding_gram(micro.E), None, n_boot=400, seed=seed)
+    return finalize(acc, embedding_gram(micro.E), None)
 
 
 def _corpus_G(micro) -> torch.Tensor:
@@ -82,9 +82,10 @@ def test_population_estimates_match_corpus_agop_over_seeds(micro):
 
 
 def test_population_intervals_cover_corpus_values_in_most_seeds(micro):
-    """n = 16 windows in 8 groups: the 95% intervals of F, D and D/F cover the exact corpus value
-    in at least 12 of 20 seeds (measured 0.75–1.0 over 40 seeds); their median width is under
-    five times the value (measured 2.5, 1.2, 3.6: four input probes, heavy-tailed windows)."""
+    """Hutchinson, n = 16 windows, each its own unit: the 95% intervals of F, D and D/F cover the exact
+    corpus value in at least 16 of 20 seeds (the default estimator's coverage is measured over
+    hundreds of seeds in tests/test_coverage.py); their median width is under eight times the value
+    (measured 5.1, 3.9, 6.7: four input probes, heavy-tailed windows, log-scale t intervals)."""
     G = _corpus_G(micro)
     F, D = frobenius_energy(G), diagonal_energy(G)
     exact = {"f_ci": F, "d_ci": D, "diag_share_ci": D / F}
@@ -97,12 +98,12 @@ def test_population_intervals_cover_corpus_values_in_most_seeds(micro):
             lo, hi = pop[key]
             covered[key] += lo <= value <= hi
             widths[key].append((hi - lo) / value)
-    assert all(c >= 12 for c in covered.values()), covered
-    assert all(np.median(w) < 5 for w in widths.values()), {k: np.median(w) for k, w in widths.items()}
+    assert all(c >= 16 for c in covered.values()), covered
+    assert all(np.median(w) < 8 for w in widths.values()), {k: np.median(w) for k, w in widths.items()}
 
 
 def test_population_block_says_why_when_unavailable(micro):
     one = _run(micro, [0], 2, 4, 0, m=1)["population"]
     assert one["f_hat"] is None and "two windows" in one["note"]
     few = _run(micro, [0, 1, 2], 2, 4, 0, m=1)["population"]
-    assert few["f_hat"] is not None and few["f_ci"] is None and "window group" in few["note"]
+    assert few["f_hat"] is not None and few["f_ci"] is None and "window unit" in few["note"]

@@ -24,7 +24,7 @@ from hf_interaction.model_function import CAUSAL_LM, OutputFunction
 from hf_interaction.probe import framing_prefix, load_corpus_text, make_windows
 from hf_interaction.shape import build_config
 
-SMALL = AuditSettings(T=8, n=3, input_probes=2, output_probes=4, groups_per_half=2, probe="builtin", n_boot=100)
+SMALL = AuditSettings(T=8, n=3, output_probes=4, probe="builtin")
 CLI_SMALL = ["--probe", "builtin", "--T", "8", "--n", "2", "--output-probes", "4",
              "--n-boot", "100"]
 
@@ -220,7 +220,7 @@ def test_degenerate_probe_counts_are_refused(run_cli, args, flag):
 def test_one_group_per_half_reports_no_d_interval(tmp_path, tokenizer_dir):
     path = save_tiny("llama", tmp_path / "m", tokenizer_dir)
     settings = AuditSettings(T=8, n=2, input_probes=2, output_probes=4, groups_per_half=1, probe="builtin",
-                             n_boot=100)
+                             f_estimator="hutchinson")
     rec = run_audit(str(path), settings, show_progress=False).record
     m = rec["metrics"]
     assert m["d_ci"] is None and m["aofe_ci"] is None and m["aofe_ratio_ci"] is None

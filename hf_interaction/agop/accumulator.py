@@ -68,9 +68,10 @@ class AgopAccumulator:
     Tensors (names as in :meth:`state_dict`):
 
     - ``input_vjp_sums`` S (I×T×d_e): Sⱼ = Σᵢ ∂⟨f, Jᵢᵀzⱼ⟩/∂eᵢ, so G zⱼ = (1/n) Sⱼ E_effᵀ.
-    - ``diag_group_sums`` A (2m×T×V, in ``cell_dtype``: float32 halves the memory of a float32
-      audit, whose gradients carry no more precision): A_c = Σᵢ Σ_{k∈c} (Jᵢ r_k)⊙(Jᵢ r_k) for output-probe group c;
-      groups 0..m−1 form the first half, m..2m−1 the second.
+    - ``diag_group_sums`` A (2m×T×V, Hutchinson only; empty with ``pair_windows``; in ``cell_dtype``:
+      float32 halves the memory of a float32 audit, whose gradients carry no more precision):
+      A_c = Σᵢ Σ_{k∈c} (Jᵢ r_k)⊙(Jᵢ r_k) for output-probe group c; groups 0..m−1 form the first
+      half, m..2m−1 the second.
     - ``layer_half_sums`` (L×2×d×d): Σᵢ Σ_{k∈half} Σ_t g gᵀ with g = ∂⟨f, r_k⟩/∂h_{l,t}.
     - ``mlp_input_sums`` (L×d×d): the same over all output probes at each block's MLP input.
     - ``window_count`` (int64 scalar) and ``mlp_window_counts`` (int64, L): windows seen, overall and
@@ -88,7 +89,9 @@ class AgopAccumulator:
     windows of the audit), no input probes are needed:
 
     - ``output_vjp_store`` (N×O×T×d_e, in ``cell_dtype``): row i holds window i's VJPs ∂⟨f, r_k⟩/∂e,
-      zero until window i (global index) is added, so shards still combine by summing.
+      zero until window i (global index) is added, so shards still combine by summing. F, D and tr G
+      are all formed from it at the end (:mod:`pairs`), so no diagonal groups or cells are kept and
+      ``groups_per_half`` / ``window_groups`` are ignored (one probe per group, one window group).
     - ``pair_rows_seen`` (int64, N): how many times each row was filled (1 after a complete run).
 
     ``vocab_size`` is V, the number of rows of E_eff (the input one-hot dimension);
@@ -125,6 +128,8 @@ class AgopAccumulator:
             raise ValueError("need at least one input probe (or pair_windows > 0: F from output-probe pairs)")
         if output_probes < 2 or output_probes % 2:
             raise ValueError(f"the number of output probes must be even and ≥ 2, got {output_probes}")
+        if pair_windows:  # D comes from the stored VJPs, one probe at a time (pairs.py): no groups
+            groups_per_half, window_groups, diag_window_groups = output_probes // 2, 1, 0
         if groups_per_half < 1 or (output_probes // 2) % groups_per_half:
             raise ValueError(
                 f"groups_per_half={groups_per_half} must divide the {output_probes // 2} probes of a half"
@@ -150,7 +155,7 @@ class AgopAccumulator:
         kw = {"device": self.device}
         self.window_count = torch.zeros((), dtype=torch.int64, **kw)
         self.input_vjp_sums = torch.zeros(input_probes, T, self.embed_size, dtype=f64, **kw)
-        self.diag_group_sums = torch.zeros(2 * groups_per_half, T, V, dtype=cell_dtype, **kw)
+        self.diag_group_sums = torch.zeros(0 if pair_windows else 2 * groups_per_half, T, V, dtype=cell_dtype, **kw)
         self.layer_half_sums = torch.zeros(L, 2, d, d, dtype=f64, **kw)
         self.mlp_input_sums = torch.zeros(L, d, d, dtype=f64, **kw)
         self.mlp_window_counts = torch.zeros(L, dtype=torch.int64, **kw)
@@ -257,8 +262,9 @@ class AgopAccumulator:
         passes = output_passes(forward, e, R, self.n_layers, probe_batch, shared,
                                on_fallback=lambda: setattr(self, "output_pass", "copies"))
         for sl, grads in passes:  # K×B×T×d
-            self._add_diag_groups(sl, grads.at_input, E_eff, groups)
-            if self.pair_windows:  # K×B×T×d → the windows' rows, probes sl
+            if not self.pair_windows:  # the pairs estimator forms D from the stored VJPs at the end
+                self._add_diag_groups(sl, grads.at_input, E_eff, groups)
+            else:  # K×B×T×d → the windows' rows, probes sl
                 self.output_vjp_store[indices, sl] = grads.at_input.transpose(0, 1).to(self.output_vjp_store)
             mlp_seen |= self._add_block_grads(sl, grads)  # sums over all windows: one product per batch
         for group, index in zip(groups, indices, strict=True):

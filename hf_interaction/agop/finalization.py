@@ -1,14 +1,15 @@
 """Finalisation: the metrics of a (fully reduced) accumulator as JSON-ready Python values (DESIGN §4).
 
 :func:`finalize` gives the paper's estimates of F, D, AOFE, AOFE-ratio, D/F, tr G and the effective
-rank with percentile-bootstrap intervals, the per-block layer profile and NFA correlations, and the
-population estimates of :mod:`population`. See docs/metrics.md for the derivations.
+rank with bias-corrected delete-one jackknife intervals (:mod:`jackknife`, :mod:`ustats`), the per-block
+layer profile and NFA correlations, and the population estimates of :mod:`population`. See
+docs/metrics.md for the derivations and the measured coverage of every interval.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ import torch
 
 from hf_interaction.agop.accumulator import AgopAccumulator
 from hf_interaction.agop.finite import refuse_non_finite
+from hf_interaction.agop.jackknife import design_hash
 from hf_interaction.agop.metrics import (
     effective_rank,
     pearson_full,
@@ -28,21 +30,18 @@ from hf_interaction.agop.metrics import (
 from hf_interaction.agop.metrics import (
     json_float as _json_float,
 )
-from hf_interaction.agop.metrics import (
-    percentile_ci as _percentile_ci,
-)
-from hf_interaction.agop.pairs import PairSums, bootstrap_f, bootstrap_f_by_probe, pair_sums
+from hf_interaction.agop.pairs import PairStatistics, pair_statistics
 from hf_interaction.agop.population import population_metrics
+from hf_interaction.agop.ustats import Estimate, linear, quadratic
 from hf_interaction.errors import NumericalError
 
 _NO_MLP_NOTE = "not available: no recognised MLP input projection for this block"
 _NO_MLP_GRAD_NOTE = "not available: no gradients at this block's MLP input were accumulated"
 _CONSTANT_NOTE = "undefined: the compared entries are constant"
-#: Fewest output-probe groups per half for which D's bootstrap interval is reported.
-MIN_GROUPS_FOR_D_CI = 3
-_FEW_GROUPS_NOTE = ("intervals of D, AOFE, AOFE-ratio, D/F, tr G and effective rank not available: {m} "
-                    "output-probe group(s) per half give D's bootstrap {why} (use --groups-per-half 4 or more, "
-                    "or more output probes)")
+#: How every interval of the record is formed (agop/jackknife.py; coverage measured by benchmarks/coverage.py).
+CI_METHOD = ("delete-one jackknife over the output probes (and input probes for hutchinson; windows too for the "
+             "population), t interval on the log scale (linear for AOFE when a replicate is not positive), "
+             "Welch–Satterthwaite degrees of freedom, jackknife bias correction")
 
 
 def _hutchinson_f(acc: AgopAccumulator, E_gram: torch.Tensor) -> np.ndarray:
@@ -52,82 +51,56 @@ def _hutchinson_f(acc: AgopAccumulator, E_gram: torch.Tensor) -> np.ndarray:
     return ((torch.einsum("jtd,de->jte", S, gram) * S).sum(dim=(1, 2)) / acc.n_windows**2).cpu().numpy()
 
 
-def _diagonal(acc: AgopAccumulator) -> tuple[np.ndarray, np.ndarray]:
-    """The m×m matrix P_ab = ⟨d̂_a, d̂_b⟩ over half-1 × half-2 groups, where d̂_c = A_c / (n·|c|) is
-    group c's unbiased estimate of diag G, and each group's trace estimate Σ d̂_c (length 2m,
-    unbiased for tr G)."""
-    n, m = acc.n_windows, acc.groups_per_half
-    diag_est = acc.diag_group_sums.reshape(2 * m, -1).to(torch.float64) / (n * acc.group_size)
-    pair = diag_est[:m] @ diag_est[m:].T
-    return pair.cpu().numpy(), diag_est.sum(dim=1).cpu().numpy()
+def _group_diagonal(acc: AgopAccumulator) -> tuple[np.ndarray, np.ndarray]:
+    """Δ_cc′ = ⟨S_c, S_c′⟩ over the 2m output-probe groups (S_c = A_c / n sums the group's |c| unbiased
+    estimates of diag G) and τ_c = Σ S_c (|c| estimates of tr G each)."""
+    S = acc.diag_group_sums.reshape(2 * acc.groups_per_half, -1).to(torch.float64) / acc.n_windows
+    return (S @ S.T).cpu().numpy(), S.sum(dim=1).cpu().numpy()
 
 
-#: Bootstrap replicates are drawn in blocks of at most this many indices (memory only; the block
-#: size depends only on the number of units, so results are reproducible for a given seed).
-_BOOT_BLOCK_ELEMENTS = 2**22
+def conditional_estimates(acc: AgopAccumulator, E_gram: torch.Tensor,
+                          stats: PairStatistics | None) -> dict[str, Estimate]:
+    """F, D, tr G and (tr G)² of the n windows' AGOP as :class:`Estimate` s with delete-one replicates:
+    over single output probes (pairs), or over input probes (F) and output-probe groups (hutchinson)."""
+    if stats is not None:
+        O = stats.probes  # noqa: E741
+        ones = np.ones((O, O))
+        return {"f": quadratic("output_probes", stats.phi, ones), "d": quadratic("output_probes", stats.delta, ones),
+                "trace": linear("output_probes", stats.tau, np.ones(O)),
+                "trace_sq": quadratic("output_probes", np.outer(stats.tau, stats.tau), ones)}
+    per_probe = _hutchinson_f(acc, E_gram)
+    delta, tau = _group_diagonal(acc)
+    size = float(acc.group_size)
+    C = delta.shape[0]
+    return {"f": linear("input_probes", per_probe, np.ones(per_probe.size)),
+            "d": quadratic("output_probes", delta, np.full((C, C), size * size)),
+            "trace": linear("output_probes", tau, np.full(C, size)),
+            "trace_sq": quadratic("output_probes", np.outer(tau, tau), np.full((C, C), size * size))}
 
 
-def _block_rows(n_boot: int, units: int) -> Iterator[tuple[int, int]]:
-    """(first replicate, replicate count) blocks holding at most ~_BOOT_BLOCK_ELEMENTS draws."""
-    rows_per_block = max(1, _BOOT_BLOCK_ELEMENTS // units)
-    for b0 in range(0, n_boot, rows_per_block):
-        yield b0, min(n_boot, b0 + rows_per_block) - b0
+def interval_or_none(est: Estimate, level: float, scale: str = "log") -> tuple[list[float] | None, str | None]:
+    """The estimate's jackknife interval, or None and the reason."""
+    res = est.interval(level, scale)
+    return res.ci, res.note
 
 
-def _bootstrap_means(rng: np.random.Generator, values: np.ndarray, n_boot: int) -> np.ndarray:
-    """Means of n_boot resamples (with replacement, same size) of ``values``."""
-    out = np.empty(n_boot)
-    for b0, rows in _block_rows(n_boot, values.size):
-        out[b0 : b0 + rows] = values[rng.integers(0, values.size, size=(rows, values.size))].mean(axis=1)
-    return out
-
-
-def _resample_weights(rng: np.random.Generator, n_boot: int, m: int) -> np.ndarray:
-    """n_boot × m multinomial weights (counts / m) of m units drawn with replacement."""
-    weights = np.empty((n_boot, m))
-    for b0, rows in _block_rows(n_boot, m):
-        flat = (np.arange(rows)[:, None] * m + rng.integers(0, m, size=(rows, m))).ravel()
-        weights[b0 : b0 + rows] = np.bincount(flat, minlength=rows * m).reshape(rows, m) / m
-    return weights
-
-
-def _bootstrap_d(rng: np.random.Generator, pair: np.ndarray, traces: np.ndarray,
-                 n_boot: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Replicates of D̂ (groups resampled within each half, independently, so a group is never paired
-    with itself) and tr Ĝ (the same resamples), and the 2m group weights drawn."""
-    m = pair.shape[0]
-    w1, w2 = _resample_weights(rng, n_boot, m), _resample_weights(rng, n_boot, m)
-    d_boot = ((w1 @ pair) * w2).sum(axis=1)
-    trace_boot = 0.5 * (w1 @ traces[:m] + w2 @ traces[m:])
-    return d_boot, trace_boot, np.concatenate([w1, w2], axis=1)
-
-
-def _f_estimate(acc: AgopAccumulator, E_gram: torch.Tensor, rng: np.random.Generator, n_boot: int,
-                pair: np.ndarray, traces: np.ndarray) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.ndarray]:
-    """F̂ with its standard error, and the bootstrap replicates of F̂, D̂ and tr Ĝ.
-
-    Hutchinson (input probes): F̂ = mean_j ‖G zⱼ‖², input probes resampled, then D's groups.
-    Output-probe pairs (:mod:`pairs`): D's group resamples also resample F's probes (so D/F keeps the
-    correlation of F and D, which come from the same VJPs); with fewer than 3 groups per half, where
-    D has no interval, F resamples single probes within each half instead."""
-    if not acc.pair_windows:
-        per_probe = _hutchinson_f(acc, E_gram)
-        f_boot = _bootstrap_means(rng, per_probe, n_boot)
-        d_boot, trace_boot, _ = _bootstrap_d(rng, pair, traces, n_boot)
-        n_in = per_probe.shape[0]
-        f_se = float(per_probe.std(ddof=1) / math.sqrt(n_in)) if n_in > 1 else math.nan
-        return {"f_hat": float(per_probe.mean()), "f_se": f_se, "f_estimator": "hutchinson"}, f_boot, d_boot, trace_boot
-    sums: PairSums = pair_sums(acc, E_gram)
-    d_boot, trace_boot, group_weights = _bootstrap_d(rng, pair, traces, n_boot)
-    if acc.groups_per_half >= MIN_GROUPS_FOR_D_CI:
-        f_boot = bootstrap_f(sums, group_weights)
-    else:
-        half = acc.output_probes // 2
-        probe_weights = np.concatenate([_resample_weights(rng, n_boot, half), _resample_weights(rng, n_boot, half)],
-                                       axis=1)
-        f_boot = bootstrap_f_by_probe(sums, probe_weights)
-    return {"f_hat": sums.f_hat, "f_se": sums.jackknife_se(), "f_estimator": "output_probe_pairs",
-            "_pair_sums": sums}, f_boot, d_boot, trace_boot
+def _ratio_block(f: Estimate, d: Estimate, level: float) -> dict[str, Any]:
+    """AOFE, AOFE-ratio and D/F with intervals (AOFE on the log scale where all replicates are positive)."""
+    share = d / f
+    aofe = f - d
+    aofe_ci, aofe_note = interval_or_none(aofe, level, "log")
+    if aofe_ci is None:
+        aofe_ci, aofe_note = interval_or_none(aofe, level, "linear")
+    share_ci, share_note = interval_or_none(share, level)
+    corrected = share.corrected()
+    return {
+        "aofe": aofe.point, "aofe_ci": aofe_ci,
+        "aofe_ratio": 1.0 - corrected,
+        "aofe_ratio_ci": None if share_ci is None else [1.0 - share_ci[1], 1.0 - share_ci[0]],
+        "diag_share": corrected, "diag_share_plugin": share.point, "diag_share_ci": share_ci,
+        "_notes": [n for n in (aofe_note, share_note) if n],
+        "_share": share,
+    }
 
 
 def _layer_profile(acc: AgopAccumulator, layer: int) -> dict[str, Any]:
@@ -209,15 +182,47 @@ def _nfa_all(acc: AgopAccumulator, mlp_weights: Sequence) -> list[dict[str, Any]
         torch.set_num_threads(threads)
 
 
+def _conditional_block(acc: AgopAccumulator, E_gram: torch.Tensor, stats: PairStatistics | None,
+                       level: float) -> tuple[dict[str, Any], dict[str, Estimate]]:
+    """The paper's estimates (conditional on the n windows drawn) with their intervals."""
+    est = conditional_estimates(acc, E_gram, stats)
+    f, d, trace = est["f"], est["d"], est["trace"]
+    if not f.point > 0:
+        raise NumericalError(f"F̂ = {f.point!r}: the output f does not depend on the input (AOFE-ratio undefined)")
+    erank = est["trace_sq"] / f
+    f_ci, f_note = interval_or_none(f, level)
+    d_ci, d_note = interval_or_none(d, level)
+    trace_ci, trace_note = interval_or_none(trace, level)
+    erank_ci, erank_note = interval_or_none(erank, level)
+    ratios = _ratio_block(f, d, level)
+    notes = [n for n in (f_note, d_note, trace_note, erank_note, *ratios.pop("_notes")) if n]
+    if stats is None and acc.groups_per_half < 2:
+        notes.insert(0, "intervals of D and its ratios need at least 2 output-probe groups per half "
+                        "(--groups-per-half 2 or more, or more output probes)")
+    share = ratios.pop("_share")
+    f_se = f.interval(level, "linear").se
+    out = {
+        "f_estimator": "output_probe_pairs" if stats is not None else "hutchinson",
+        "f_hat": f.point, "f_se": _json_float(math.nan if f_se is None else f_se), "f_ci": f_ci,
+        "d_hat": d.point, "d_ci": d_ci,
+        **ratios,
+        "trace": trace.point, "trace_ci": trace_ci,
+        "effective_rank": erank.corrected(), "effective_rank_plugin": erank.point, "effective_rank_ci": erank_ci,
+        "ci_note": "; ".join(dict.fromkeys(notes)) or None,
+        "f_below_d": f.point < d.point,
+    }
+    return out, {"diag_share": share, "d": d}
+
+
 def finalize(
     acc: AgopAccumulator,
     E_gram: torch.Tensor,
     mlp_weights: Sequence[torch.Tensor | Sequence[torch.Tensor] | None] | None,
     *,
-    n_boot: int = 2000,
-    seed: int = 42,
+    E_eff: torch.Tensor | None = None,
     ci_level: float = 0.95,
-    replicates: dict[str, np.ndarray] | None = None,
+    replicates: dict[str, Any] | None = None,
+    window_blocks: int | None = None,
 ) -> dict[str, Any]:
     """Metrics from a (fully reduced) accumulator, as JSON-ready Python values.
 
@@ -226,13 +231,17 @@ def finalize(
         E_gram: E_effᵀE_eff (d×d), e.g. from :func:`embedding_gram`.
         mlp_weights: per block, the MLP input projection weight(s) (each (d_ff, d); a list for
             gate + up) or ``None`` where not recognised; ``None`` for all blocks at once.
-        n_boot, seed, ci_level: percentile bootstrap settings (numpy ``default_rng(seed)``).
-        replicates: if given, receives the bootstrap replicates of the diagonal share D/F, under
-            ``"paper"`` and ``"population"``: the same seed draws the same resamples for any
-            accumulator of the same layout, so two models' replicates pair (baseline.py).
+        E_eff: the input embedding (V×d); needed by the pairs estimator (``acc.pair_windows``), whose
+            diagonal terms are formed here from the stored VJPs.
+        ci_level: the intervals' nominal coverage.
+        replicates: if given, receives the diagonal share D/F as :class:`Estimate` s with their
+            delete-one replicates under ``"paper"`` and ``"population"`` (and ``"design"``, a hash of
+            the resampling design), so two models measured on the same windows and probes pair (baseline.py).
+        window_blocks: W, the population's window units (pairs; default: ``pairs.window_blocks``).
 
-    Returns a dict with ``f_hat``, ``f_se``, ``d_hat``, ``aofe``, ``aofe_ratio``, their ``*_ci``
-    ([lo, hi]), ``f_below_d``, probe counts and ``layers`` (one dict per block).
+    Returns a dict with ``f_hat``, ``f_se``, ``d_hat``, ``aofe``, ``aofe_ratio``, ``diag_share``, ``trace``,
+    ``effective_rank``, their ``*_ci`` ([lo, hi] or None, see ``ci_note``), probe counts, ``population``
+    and ``layers`` (one dict per block).
     """
     acc.check_finite()
     n = acc.n_windows
@@ -246,59 +255,34 @@ def finalize(
         mlp_weights = [None] * acc.n_layers
     if len(mlp_weights) != acc.n_layers:
         raise ValueError(f"mlp_weights has {len(mlp_weights)} entries for {acc.n_layers} blocks")
-
-    pair, traces = _diagonal(acc)
-    d_hat, trace = float(pair.mean()), float(traces.mean())
-    f_info, f_boot, d_boot, trace_boot = _f_estimate(acc, E_gram, np.random.default_rng(seed), n_boot, pair, traces)
-    f_hat, f_se, sums = f_info["f_hat"], f_info["f_se"], f_info.pop("_pair_sums", None)
-    if not f_hat > 0:
-        raise NumericalError(f"F̂ = {f_hat!r}: the output f does not depend on the input (AOFE-ratio undefined)")
-    aofe_boot = f_boot - d_boot
+    stats = None
+    if acc.pair_windows:
+        if E_eff is None:
+            raise ValueError("the pairs estimator needs E_eff (its diagonal terms are formed from the stored VJPs)")
+        stats = pair_statistics(acc, E_eff, E_gram, window_blocks)
+    conditional, parts = _conditional_block(acc, E_gram, stats, ci_level)
+    population, pop_share = population_metrics(acc, E_gram, ci_level=ci_level, stats=stats)
     if replicates is not None:
-        replicates["paper"] = d_boot / f_boot
-
+        replicates.update({"paper": parts["diag_share"], "population": pop_share,
+                           "paper_interval": conditional["diag_share_ci"] is not None,
+                           "population_interval": population.get("diag_share_ci") is not None,
+                           "design": design_hash(output_probes=acc.output_probes, input_probes=acc.input_probes,
+                                                 windows=n, window_units=population.get("window_units") or 0,
+                                                 estimator=conditional["f_estimator"])})
     layers = []
     for layer, nfa in enumerate(_nfa_all(acc, mlp_weights)):
         entry = _layer_profile(acc, layer)
         entry.update(nfa)
         layers.append(entry)
-
-    # One group per half: every resample of D is D itself, a zero-width interval that would also
-    # make the AOFE intervals cover probe noise in F only; two: 68% coverage measured for a nominal
-    # 95% (docs/metrics.md). Report them as unavailable instead.
-    d_known = acc.groups_per_half >= MIN_GROUPS_FOR_D_CI
     return {
-        "f_estimator": f_info["f_estimator"],
-        "f_hat": f_hat,
-        "f_se": _json_float(f_se),
-        "f_ci": _percentile_ci(f_boot, ci_level),
-        "d_hat": d_hat,
-        "d_ci": _percentile_ci(d_boot, ci_level) if d_known else None,
-        "aofe": f_hat - d_hat,
-        "aofe_ci": _percentile_ci(aofe_boot, ci_level) if d_known else None,
-        "aofe_ratio": (f_hat - d_hat) / f_hat,
-        "aofe_ratio_ci": _percentile_ci(aofe_boot / f_boot, ci_level) if d_known else None,
-        # D/F = 1 − AOFE-ratio, readable where AOFE-ratio rounds to 1 (DESIGN §4.6); tr G and the
-        # effective rank (tr G)²/F from the same diagonal estimates (issue 10, item 1).
-        "diag_share": d_hat / f_hat,
-        "diag_share_ci": _percentile_ci(d_boot / f_boot, ci_level) if d_known else None,
-        "trace": trace,
-        "trace_ci": _percentile_ci(trace_boot, ci_level) if d_known else None,
-        "effective_rank": trace * trace / f_hat,
-        "effective_rank_ci": _percentile_ci(trace_boot * trace_boot / f_boot, ci_level) if d_known else None,
-        "ci_note": None if d_known else _FEW_GROUPS_NOTE.format(
-            m=acc.groups_per_half, why="no spread" if acc.groups_per_half == 1 else "too little spread (68% coverage "
-            "measured for a nominal 95%)"),
-        "f_below_d": f_hat < d_hat,
+        **conditional,
         "ci_level": ci_level,
-        "n_boot": n_boot,
-        "bootstrap_seed": seed,
+        "ci_method": CI_METHOD,
         "n_windows": n,
         "input_probes": acc.input_probes,
         "output_probes": acc.output_probes,
-        "groups_per_half": acc.groups_per_half,
+        "groups_per_half": None if acc.pair_windows else acc.groups_per_half,
         # Unbiased for the AGOP of the probe corpus rather than of these n windows (population.py).
-        "population": population_metrics(acc, E_gram, n_boot=n_boot, seed=seed, ci_level=ci_level,
-                                         replicates=replicates, pair_sums=sums),
+        "population": population,
         "layers": layers,
     }

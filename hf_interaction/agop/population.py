@@ -10,13 +10,13 @@ pairs *different windows* (and, for D, different output probes), whose expectati
   each group's Σᵢ‖Mᵢzⱼ‖² (to remove the i = i′ terms): both are linear in the windows. With F from
   output-probe pairs (:mod:`pairs`), the same U-statistic averages ⟨Jᵢr_k, Jᵢ′r_k′⟩² over i ≠ i′
   and k ≠ k′ instead.
-- D: the diagonal estimates of window group g with output-probe group c, averaged over pairs with
+- D: the diagonal estimates of window unit g with output probe (group) c, averaged over pairs with
   g ≠ g′ *and* c ≠ c′, are unbiased for Σ_a Ḡ_aa².
 
-Intervals resample window groups (the same resample for F and D, so their ratio keeps the windows'
-correlation), input probes and output-probe groups (F from output-probe pairs uses D's probe-group
-resample too), independently; each replicate is a ratio of the resampled pair sums to the
-resampled pair counts.
+Intervals: the delete-one jackknife over window units and over probes (:mod:`jackknife`), with the
+same deletions for F and D so their ratio keeps the correlation of both. Window units are single
+windows, or (pairs estimator, many windows) contiguous blocks of the sorted windows; Hutchinson's
+window groups (i mod W) give intervals only when every group is one window.
 """
 
 from __future__ import annotations
@@ -29,18 +29,36 @@ import torch
 
 if TYPE_CHECKING:
     from hf_interaction.agop.accumulator import AgopAccumulator
-    from hf_interaction.agop.pairs import PairSums
+    from hf_interaction.agop.pairs import PairStatistics
 
-from hf_interaction.agop.metrics import json_float, percentile_ci
-from hf_interaction.agop.pairs import bootstrap_population_f
-from hf_interaction.presets import DEFAULT_WINDOW_GROUPS  # noqa: F401 (the audit's default W)
+from hf_interaction.agop.metrics import json_float
+from hf_interaction.agop.ustats import Estimate, two_sample
 
-#: Below this many window groups the bootstrap over groups is not trusted: intervals are not given.
-MIN_GROUPS_FOR_CI = 5
+#: Below this many window units the jackknife over windows is not trusted: intervals are not given.
+MIN_WINDOW_UNITS = 4
+#: Below this many windows no interval is given either: too few windows to tell a heavy tail
+#: (below, MAX_WINDOW_DOMINANCE) from a light one. With 8 windows of heavy-tailed populations the
+#: intervals that passed the dominance check covered 0.82 (benchmarks/coverage.py).
+MIN_POPULATION_WINDOWS = 32
+#: Population intervals are withheld when the largest window's weight (its tr Mᵢ estimate) exceeds this
+#: many times the mean window's: then the corpus AGOP is dominated by rare windows that n draws mostly
+#: miss, and no interval from them covers (benchmarks/coverage.py: 0.82–0.89 with log-normal window
+#: scales; light-tailed windows gave 1.4–3.5 at n = 8–128, heavy-tailed ones 3.8–35).
+MAX_WINDOW_DOMINANCE = 4.0
 _CELL_CHUNK_ELEMENTS = 2**24
 
-_FEW_GROUPS_NOTE = ("population intervals not available: {w} window group(s); resampling fewer than "
-                    f"{MIN_GROUPS_FOR_CI} groups says little about window-to-window spread (use more windows)")
+_FEW_UNITS_NOTE = ("population intervals not available: {w} window unit(s); fewer than "
+                   f"{MIN_WINDOW_UNITS} say little about window-to-window spread (use more windows)")
+_FEW_WINDOWS_NOTE = ("population intervals not available: {n} windows are too few to tell heavy-tailed windows from "
+                     f"light ones (at least {MIN_POPULATION_WINDOWS}: --n); the paper's estimates, conditional on "
+                     "these windows, keep their intervals")
+_DOMINANT_NOTE = ("population intervals not available: one window carries {x:.1f}× the mean window's weight "
+                  f"(tr Mᵢ; above {MAX_WINDOW_DOMINANCE:g}×), so the corpus AGOP is dominated by rare windows "
+                  "that {n} draws mostly miss (heavy-tailed windows; the paper's estimates, conditional on these "
+                  "windows, keep their intervals)")
+_GROUPED_NOTE = ("population intervals not available: windows were pooled into groups by index (i mod W), which "
+                 "understates window-to-window spread (--f-estimator hutchinson with more windows than its "
+                 "diagonal cells allow; the default pairs estimator has no such limit)")
 _NO_CELLS_NOTE = ("population D not available: the window × probe-group diagonal cells did not fit the "
                   "memory budget (lower T or the number of output probes)")
 
@@ -77,80 +95,92 @@ def diag_pair_sums(acc: AgopAccumulator) -> tuple[np.ndarray, np.ndarray]:
     return (P.cpu() * mask).numpy(), N.numpy()
 
 
-def _ratio(num: float, den: float) -> float:
-    return num / den if den > 0 else math.nan
+def _hutchinson_estimates(acc: AgopAccumulator, E_gram: torch.Tensor) -> tuple[Estimate, Estimate | None]:
+    """Population F over window groups × input probes, and D over window groups × output-probe groups."""
+    P_f, N_f = input_pair_sums(acc, E_gram)  # I×W×W, W×W
+    I = P_f.shape[0]  # noqa: E741 (DESIGN's notation)
+    f = two_sample("windows", "input_probes", np.moveaxis(P_f, 0, 2),
+                   np.repeat(N_f[:, :, None], I, axis=2), probe_pairs=False)
+    if acc.diag_cell_sums.shape[0] == 0:
+        return f, None
+    P_d, N_d = diag_pair_sums(acc)  # (W·C)², cell index g·C + c
+    W, C = acc.window_groups, 2 * acc.groups_per_half
+
+    def by_axes(x: np.ndarray) -> np.ndarray:
+        return x.reshape(W, C, W, C).transpose(0, 2, 1, 3)
+
+    return f, two_sample("windows", "output_probes", by_axes(P_d), by_axes(N_d))
 
 
-def population_metrics(acc: AgopAccumulator, E_gram: torch.Tensor, *, n_boot: int, seed: int,
-                       ci_level: float, replicates: dict[str, np.ndarray] | None = None,
-                       pair_sums: PairSums | None = None) -> dict[str, Any]:
-    """The ``metrics.population`` block: point estimates, intervals (or a note why not), and how made.
-    ``replicates`` (if given) receives the D/F replicates under ``"population"``; ``pair_sums``
-    (F from output-probe pairs) replaces the input-probe F."""
-    W = acc.window_groups
-    groups_seen = int((acc.window_group_counts > 0).sum())
+def window_traces(acc: AgopAccumulator, stats: PairStatistics | None) -> np.ndarray:
+    """Each window's estimate of tr Mᵢ (pairs), or each window group's (hutchinson: its diagonal cells)."""
+    if stats is not None:
+        return stats.window_trace
+    if acc.diag_cell_sums.shape[0] == 0:
+        return np.zeros(0)
+    return acc.diag_cell_sums.to(torch.float64).sum(dim=(1, 2, 3)).cpu().numpy()
+
+
+def _empty(out: dict[str, Any], note: str) -> tuple[dict[str, Any], None]:
+    out.update(dict.fromkeys(("f_hat", "d_hat", "aofe_ratio", "diag_share", "diag_share_plugin", "f_ci", "d_ci",
+                              "aofe_ratio_ci", "diag_share_ci")))
+    out["note"] = note
+    return out, None
+
+
+def population_metrics(acc: AgopAccumulator, E_gram: torch.Tensor, *, ci_level: float,
+                       stats: PairStatistics | None = None) -> tuple[dict[str, Any], Estimate | None]:
+    """The ``metrics.population`` block (point estimates, jackknife intervals over windows and probes,
+    or a note why not) and the D/F :class:`Estimate` (None when unavailable). ``stats``: the pairs
+    estimator's sums (F and D over window blocks × single output probes); without them, Hutchinson's
+    input-probe F and grouped diagonal cells."""
+    if stats is not None:
+        units, contiguous = stats.blocks, True
+    else:
+        units, contiguous = acc.window_groups, acc.window_groups == acc.n_windows
     out: dict[str, Any] = {
-        "window_groups": W,
-        "window_groups_seen": groups_seen,
-        "estimator": ("U-statistics over pairs of different windows (and different output probes for F, "
-                      "different output-probe groups for D)") if pair_sums is not None else (
-                      "U-statistics over pairs of different windows (and different output-probe groups for D)"),
+        "window_units": units,
+        "window_unit_rule": ("contiguous blocks of the sorted windows" if contiguous and units < acc.n_windows
+                             else "one window each" if contiguous else "window i in group i mod W"),
+        "estimator": ("U-statistics over pairs of different windows and different output probes" if stats is not None
+                      else "U-statistics over pairs of different windows (and different output-probe groups for D)"),
         "note": None,
     }
-    if W < 2 or acc.n_windows < 2:
-        out.update(dict.fromkeys(("f_hat", "d_hat", "aofe_ratio", "diag_share", "f_ci", "d_ci", "aofe_ratio_ci",
-                                  "diag_share_ci", "n_boot_degenerate")))
-        out["note"] = "population estimates not available: they need two windows in different window groups"
-        return out
-    if pair_sums is None:
-        P_f, N_f = input_pair_sums(acc, E_gram)
-        f_hat = _ratio(float(P_f.sum(axis=(1, 2)).mean()), float(N_f.sum()))
+    if units < 2 or acc.n_windows < 2:
+        return _empty(out, "population estimates not available: they need two windows in different window units")
+    if stats is not None:
+        f = two_sample("windows", "output_probes", stats.pop_f, stats.pop_f_count)
+        d: Estimate | None = two_sample("windows", "output_probes", stats.pop_d, stats.pop_d_count)
     else:
-        f_hat = pair_sums.population_f()
-    has_cells = acc.diag_cell_sums.shape[0] > 0
-    if has_cells:
-        P_d, N_d = diag_pair_sums(acc)
-        d_hat = _ratio(float(P_d.sum()), float(N_d.sum()))
-    else:
-        d_hat = math.nan
-    share = d_hat / f_hat if f_hat > 0 else math.nan
-    out.update({
-        "f_hat": json_float(f_hat), "d_hat": json_float(d_hat),
-        "aofe_ratio": json_float(1.0 - share), "diag_share": json_float(share),
-        "f_ci": None, "d_ci": None, "aofe_ratio_ci": None, "diag_share_ci": None, "n_boot_degenerate": None,
-    })
-    if not has_cells:
+        f, d = _hutchinson_estimates(acc, E_gram)
+    share = d / f if d is not None else None
+    out.update({"f_hat": json_float(f.point), "d_hat": json_float(d.point if d is not None else math.nan),
+                "diag_share": json_float(share.corrected() if share is not None else math.nan),
+                "diag_share_plugin": json_float(share.point if share is not None else math.nan)})
+    out["aofe_ratio"] = None if out["diag_share"] is None else 1.0 - out["diag_share"]
+    out.update(dict.fromkeys(("f_ci", "d_ci", "aofe_ratio_ci", "diag_share_ci")))
+    if d is None:
         out["note"] = _NO_CELLS_NOTE
-    if groups_seen < MIN_GROUPS_FOR_CI:
-        out["note"] = _FEW_GROUPS_NOTE.format(w=groups_seen)
-        return out
-    rng = np.random.default_rng([seed, 1])  # a stream separate from the conditional bootstrap
-    cw = rng.multinomial(W, np.full(W, 1.0 / W), size=n_boot).astype(np.float64)
-    C = 2 * acc.groups_per_half
-    if pair_sums is None:
-        I = P_f.shape[0]  # noqa: E741 (DESIGN's notation)
-        a = rng.multinomial(I, np.full(I, 1.0 / I), size=n_boot) / I
-        f_num = (a * np.einsum("bg,jgh,bh->bj", cw, P_f, cw)).sum(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):  # degenerate replicates are counted below
-            f_boot = f_num / np.einsum("bg,gh,bh->b", cw, N_f, cw)
-        cp = rng.multinomial(C, np.full(C, 1.0 / C), size=n_boot).astype(np.float64) if has_cells else None
-    else:  # the probe-group resample serves F and D alike
-        cp = rng.multinomial(C, np.full(C, 1.0 / C), size=n_boot).astype(np.float64)
-        f_boot = bootstrap_population_f(pair_sums, cw, cp)
-    ok = np.isfinite(f_boot)
-    out["f_ci"] = percentile_ci(f_boot[ok], ci_level)
-    if has_cells:
-        w = (cw[:, :, None] * cp[:, None, :]).reshape(n_boot, -1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            d_boot = np.einsum("bk,kl,bl->b", w, P_d, w) / np.einsum("bk,kl,bl->b", w, N_d, w)
-            share_boot = d_boot / f_boot
-        ok &= np.isfinite(share_boot)
-        out["d_ci"] = percentile_ci(d_boot[ok], ci_level)
-        out["diag_share_ci"] = percentile_ci(share_boot[ok], ci_level)
-        out["aofe_ratio_ci"] = percentile_ci(1.0 - share_boot[ok], ci_level)
-        if replicates is not None:
-            replicates["population"] = share_boot
-    # A replicate that drew one window group only (or one probe group) has no pair to average.
-    out["n_boot_degenerate"] = int(n_boot - ok.sum())
-    return out
-
+    traces = window_traces(acc, stats)
+    dominance = float(traces.max() / traces.mean()) if traces.size and traces.mean() > 0 else math.nan
+    out["window_dominance"] = json_float(dominance)
+    if units < MIN_WINDOW_UNITS or not contiguous or acc.n_windows < MIN_POPULATION_WINDOWS:
+        out["note"] = (_GROUPED_NOTE if not contiguous else _FEW_UNITS_NOTE.format(w=units) if units < MIN_WINDOW_UNITS
+                       else _FEW_WINDOWS_NOTE.format(n=acc.n_windows))
+        return out, None
+    if not dominance <= MAX_WINDOW_DOMINANCE:
+        out["note"] = _DOMINANT_NOTE.format(x=dominance, n=acc.n_windows)
+        return out, None
+    notes = [out["note"]] if out["note"] else []
+    for key, est in (("f", f), ("d", d), ("diag_share", share)):
+        if est is None:
+            continue
+        res = est.interval(ci_level)
+        out[f"{key}_ci"] = res.ci
+        if res.note:
+            notes.append(f"population {key} interval not available: {res.note}")
+    if out["diag_share_ci"] is not None:
+        lo, hi = out["diag_share_ci"]
+        out["aofe_ratio_ci"] = [1.0 - hi, 1.0 - lo]
+    out["note"] = "; ".join(notes) or None
+    return out, share

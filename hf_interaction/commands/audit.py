@@ -288,6 +288,9 @@ def _baseline_table(rec: dict):
         ci_text = _ci(ci, "+.3f")
         t.add_row(f"log10(D/F trained / init) ({m['diag_share_vs_baseline_basis']})", f"{ratio:+.3f}",
                   f"{int(m['ci_level'] * 100)}% CI {ci_text}")
+        words = [m.get("diag_share_vs_baseline_basis_text"), m.get("diag_share_vs_baseline_note")]
+        t.caption = "; ".join(w for w in words if w) or None
+        t.caption_justify = "left"
     return t
 
 

@@ -11,30 +11,35 @@ METRICS = """
 f_estimator    str        how F was estimated: output_probe_pairs (pairs of output-probe VJPs, the default) or
   hutchinson (input probes, the paper's)
 f_hat          float      F: the estimate of ‖G‖²_F over the n windows (the paper's target)
-f_se           float      standard error of f_hat: over the input probes (hutchinson), or the delete-one-probe
-  jackknife over the output probes (pairs)
-f_ci           interval?  bootstrap interval of F (input probes resampled; or output-probe groups, as for D)
-d_hat          float      D: the split-half estimate of ‖diag G‖² (output-probe groups)
-d_ci           interval?  bootstrap interval of D; null with fewer than 3 groups per half (see ci_note)
+f_se           float      delete-one jackknife standard error of f_hat (over output probes; input probes for hutchinson)
+f_ci           interval?  95% jackknife-t interval of F (log scale; see ci_method and docs/metrics.md)
+d_hat          float      D: the estimate of ‖diag G‖² (a U-statistic over pairs of different output probes or
+  probe groups)
+d_ci           interval?  its interval; null when it cannot be formed (see ci_note)
 aofe           float      AOFE = F − D, the off-diagonal Frobenius energy (raw: nothing clipped)
-aofe_ci        interval?  its bootstrap interval
-aofe_ratio     float      AOFE-ratio = (F − D) / F, the paper's headline metric
-aofe_ratio_ci  interval?  its bootstrap interval
-diag_share     float      D / F = 1 − AOFE-ratio: the number that separates trained from fresh models
-diag_share_ci  interval?  its bootstrap interval
+aofe_ci        interval?  its interval (log scale, or linear when a replicate is not positive)
+aofe_ratio     float      AOFE-ratio = 1 − diag_share, the paper's headline metric
+aofe_ratio_ci  interval?  its interval (1 − the D/F interval)
+diag_share     float      D / F = 1 − AOFE-ratio, jackknife bias-corrected: the number that separates trained from
+  fresh models
+diag_share_plugin ~float  D̂ / F̂ before the bias correction
+diag_share_ci  interval?  its interval (log scale, centred on the plug-in value)
 trace          float      tr G, from the diagonal estimates
-trace_ci       interval?  its bootstrap interval
-effective_rank     float      (tr G)² / F
-effective_rank_ci  interval?  its bootstrap interval
-ci_note        str?       why an interval is null (e.g. 1 or 2 output-probe groups per half); null when all exist
+trace_ci       interval?  its interval
+effective_rank     float      (tr G)² / F, with (tr G)² from products of different probes, bias-corrected
+effective_rank_plugin ~float  the same before the bias correction
+effective_rank_ci  interval?  its interval
+ci_note        str?       why an interval is null; null when all exist
+ci_method      ~str       how every interval was formed (jackknife, scale, degrees of freedom)
 f_below_d      bool       F̂ < D̂ (possible with few probes; values are kept as measured)
 ci_level       float      the intervals' coverage (0.95)
-n_boot         int        bootstrap replicates
-bootstrap_seed int        the bootstrap's seed
+n_boot         ~int       bootstrap replicates (records before metrics version 4, whose intervals were bootstraps)
+bootstrap_seed ~int       the bootstrap's seed (records before metrics version 4)
 n_windows      int        probe windows measured
 input_probes   int        Hutchinson input probes (F); 0 with F from output-probe pairs
-output_probes  int        output probes (D and the layer profile), in two halves
-groups_per_half int       output-probe groups per half: the bootstrap units of D
+output_probes  int        output probes (D, tr G, the layer profile; F too by default)
+groups_per_half int?      hutchinson: output-probe groups per half, the jackknife units of D; null for pairs (single
+  probes)
 logit_scale    float      s: the RMS of the centred last-position logits that f is divided by
 output_function str       how f was formed from the model's output
 embedding_gram_aofe_ratio     float  AOFE-ratio of E_effᵀE_eff / V, a data-free reference tied to width
@@ -49,24 +54,35 @@ seconds_per_window     float   measuring time per window
 probe_loss_nats_per_token float  next-token loss on the probe windows (text tokens 1..T−1)
 probe_loss_bits_per_byte  float  the same in bits per UTF-8 byte (comparable across tokenizers)
 population       dict       estimates of the probe corpus's AGOP: products of different windows only
-population.window_groups      int   window groups W = min(n, 8); window i is in group i mod W
-population.window_groups_seen int   groups that received windows
+population.window_units       ~int  W, the window units of the jackknife: every window, or (pairs, n·O > 1024)
+  contiguous blocks of the sorted windows; hutchinson: window groups
+population.window_unit_rule   ~str  how windows were put into units
+population.window_dominance   ~float?  the largest window's tr Mᵢ estimate over the mean window's; above 4
+  the intervals are withheld (heavy-tailed windows)
+population.window_groups      ~int  W (records before metrics version 4)
+population.window_groups_seen ~int  groups that received windows (records before metrics version 4)
 population.estimator          str   how the estimates are formed (U-statistics)
 population.note               str?  why an estimate or interval is null; null when none is
 population.f_hat              float?  corpus F; null with fewer than 2 windows
-population.d_hat              float?  corpus D; null when its cells do not fit in memory (see note)
-population.aofe_ratio         float?  (F − D) / F of the corpus
-population.diag_share         float?  D / F of the corpus
-population.f_ci               interval?  interval resampling window groups and input probes (or output-probe groups)
-population.d_ci               interval?  interval resampling window groups and output-probe groups
+population.d_hat              float?  corpus D; null when it cannot be formed (see note)
+population.aofe_ratio         float?  1 − diag_share of the corpus
+population.diag_share         float?  D / F of the corpus, bias-corrected
+population.diag_share_plugin  ~float?  the same before the bias correction
+population.f_ci               interval?  jackknife-t interval over window units and probes
+population.d_ci               interval?  its interval
 population.aofe_ratio_ci      interval?  its interval
 population.diag_share_ci      interval?  its interval
-population.n_boot_degenerate  int?  replicates without a pair of different groups (left out, counted here);
-  null without intervals
-diag_share_vs_baseline_log10    ~float?    with --baseline init: log10 of D/F over the fresh inits' D/F
-diag_share_vs_baseline_log10_ci ~interval? its paired bootstrap interval
+population.n_boot_degenerate  ~int?  degenerate bootstrap replicates (records before metrics version 4)
+diag_share_vs_baseline_log10    ~float?    with --baseline init: log10 of D/F over the fresh inits' D/F (mean of
+  their logs), jackknife bias-corrected
+diag_share_vs_baseline_log10_plugin ~float? the same from the plug-in D/F values, before the bias correction
+diag_share_vs_baseline_log10_ci ~interval? its interval: delete-one jackknife over the shared probes (and windows for
+  the population basis), the two sides' replicates paired; null whenever a side's own D/F interval is
 diag_share_vs_baseline_basis    ~str       population or paper: which D/F the ratio uses
-diag_share_vs_baseline_n_boot_dropped ~int  paired replicates left out (a non-positive D/F on one side)
+diag_share_vs_baseline_basis_text ~str     what the interval covers in words (probe noise only or probes and
+  windows; conditional on the init seeds)
+diag_share_vs_baseline_note     ~str?      why the interval is null
+diag_share_vs_baseline_n_boot_dropped ~int  paired bootstrap replicates left out (records before metrics version 4)
 """
 
 #: One block of the layer profile.
@@ -93,13 +109,13 @@ T               int    tokens per probe window
 n               int    probe windows
 input_probes    int    Hutchinson input probes (0 with f_estimator pairs)
 output_probes   int    output probes
-groups_per_half int    output-probe groups per half (resolved from memory when not given)
-seed            int    seed of windows, probes and bootstrap
+groups_per_half int?   hutchinson: output-probe groups per half (resolved from memory when not given); null for pairs
+seed            int    seed of windows and probes
 probe           str    the probe corpus: wikitext, builtin or a path
 dtype           str    the weights' dtype
 f_estimator     str    pairs (F from output-probe pairs) or hutchinson (input probes)
 jvp_method      str    forward or double_backward (used by hutchinson only)
-n_boot          int    bootstrap replicates
+n_boot          int    unused since metrics version 4 (jackknife intervals); kept so older settings read
 baseline        str?   init, or null without a baseline
 baseline_seeds  int    fresh inits in the baseline
 """
