@@ -86,6 +86,8 @@ def _size_of(log10_params: float, norm: tuple[float, float]) -> float:
 LABEL_OFFSETS = ((5, 3, "left"), (5, -10, "left"), (5, 11, "left"), (-5, 3, "right"), (-5, -10, "right"),
                  (-5, 11, "right"), (5, -18, "left"), (5, 19, "left"))
 LABEL_FONT = 6.5
+#: Panels with more models than this carry no point labels.
+MAX_LABELLED = 30
 
 
 def _label_points(ax, xs, ys, labels) -> None:
@@ -177,8 +179,10 @@ def _text_box(ax, text: str) -> None:
 
 def _annotate(ax, sub: pd.DataFrame, x: str, y: str, analysis: SettingAnalysis | None, xlabel: str,
               ylabel: str) -> None:
-    """A setup's panel finished: model names at the points, title, axis labels, statistics box."""
-    _label_points(ax, sub[x].tolist(), sub[y].tolist(), [short_name(m) for m in sub["model_id"]])
+    """A setup's panel finished: model names at the points (up to MAX_LABELLED models; beyond that
+    labels only hide the points, and the data table names them), title, axis labels, statistics box."""
+    if len(sub) <= MAX_LABELLED:
+        _label_points(ax, sub[x].tolist(), sub[y].tolist(), [short_name(m) for m in sub["model_id"]])
     ax.set_title(_title(sub["mmlu_pro_setting"].iloc[0], len(sub)))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
