@@ -132,7 +132,7 @@ def test_pair_intervals_cover_exact_values_and_are_not_trivially_wide(micro):
     """32 output probes on the micro Llama's exact G (coverage itself is measured over hundreds of
     seeds in tests/test_coverage.py): over 10 probe seeds every exact value lies inside its 95%
     interval at least 8 times, and the intervals are not trivially wide: median relative half-width
-    below 0.75, none above 1.5."""
+    below 0.75, and no log-scale interval spans more than a factor of 10."""
     exact = _exact_input_metrics(micro.G(range(N_WINDOWS)))
     covered = dict.fromkeys(CI_KEYS, 0)
     widths = {key: [] for key in CI_KEYS}
@@ -143,8 +143,9 @@ def test_pair_intervals_cover_exact_values_and_are_not_trivially_wide(micro):
             lo, hi = res[ci_key]
             widths[key].append((hi - lo) / 2 / abs(exact[key]))
             covered[key] += lo <= exact[key] <= hi
+            assert 0 < lo and hi / lo < 10, (key, lo, hi)
     assert all(count >= 8 for count in covered.values()), covered
-    assert all(np.median(w) < 0.75 and max(w) < 1.5 for w in widths.values()), widths
+    assert all(np.median(w) < 0.75 for w in widths.values()), widths
 
 
 def test_one_forward_output_pass_equals_one_copy_per_probe(micro):

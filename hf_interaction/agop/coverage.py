@@ -37,7 +37,7 @@ INTERVALS = (
     ("pop AOFE-ratio", ("population.aofe_ratio", "population.aofe_ratio_ci")),
 )
 #: The probe counts of the presets (T is the population's own).
-PRESET_SIZES = {"cpu": (8, 32), "demo": (16, 16), "paper": (128, 32)}
+PRESET_SIZES = {"cpu": (8, 32), "demo": (16, 32), "paper": (128, 32)}
 
 
 @dataclass
