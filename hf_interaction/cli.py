@@ -28,10 +28,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     R_D/W interval to its score.
     """
     ctx.ensure_object(dict)
-    ctx.obj["debug"] = debug
-    if debug:
-        os.environ["HF_INTERACTION_DEBUG"] = "1"
-    else:
+    if not debug:
         _quiet_libraries()
 
 

@@ -27,11 +27,6 @@ EMBEDDED_MODELS: dict[str, str] = {
 REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
 
 
-def is_embedded(name: str) -> bool:
-    """Whether ``name`` is one of the embedded demo models (audited with the ``demo`` preset on ``builtin``)."""
-    return name in EMBEDDED_MODELS
-
-
 def demo_family_dir() -> Path:
     """The packaged demo family directory (members, ``interval.json``, ``sweep_runs.csv``, TRAINING.md)."""
     return Path(__file__).resolve().parent / "data" / "demo_family"

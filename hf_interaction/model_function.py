@@ -10,7 +10,7 @@ block's MLP by an alias made inside the MLP (``x.view_as(x)``): its gradient is 
 also in parallel-attention blocks (Phi, Falcon-7B) where the same normed residual feeds attention.
 One backward pass gives the gradients at all of them.
 
-Windows may be framed with a prefix (BOS, probe.py): ``f(e)`` takes the T text embeddings, puts the
+Windows may be framed with a prefix (BOS, probe/windows.py): ``f(e)`` takes the T text embeddings, puts the
 prefix embeddings (constant) before them, and reports ``prefix`` so gradients at the prefix
 positions are left out.
 """

@@ -24,14 +24,6 @@ FOUR_X_FFN = {"gpt2", "bloom", "falcon", "gpt_neox", "gptj", "codegen"}
 ENCODER_TYPES = {"bert", "roberta", "xlm-roberta", "distilbert", "electra", "deberta", "deberta-v2",
                  "mpnet", "camembert", "albert", "modernbert"}
 
-SHAPE_FIELDS = (
-    "model", "model_type", "architecture", "depth", "width", "r_dw",
-    "total_params", "embedding_params", "non_embedding_params", "position_embedding_params",
-    "ffn_width", "ffn_ratio", "heads", "kv_heads", "head_dim", "vocab_size", "tied_embeddings",
-    "interval_distance", "interval_coordinate", "inside_interval",
-)
-
-
 def text_config_dict(config: dict) -> dict:
     """The decoder's config: multimodal configs (Gemma 3, Llava, ...) keep it under ``text_config``."""
     for key in ("text_config", "language_config", "llm_config"):

@@ -54,7 +54,8 @@ class ModelRef:
             quant = self.quantization or {}
             return {"format": "gguf", "file": self.gguf_file, "quantization": quant.get("file_type"),
                     "tensor_types": quant.get("tensor_types"),
-                    "note": "dequantized from GGUF to the audit dtype by transformers"}
+                    "note": "dequantized from GGUF to the audit dtype by hf_interaction.gguf_dequant (gguf-py's "
+                            "arithmetic; gguf-py itself for types it does not cover)"}
         if self.kind == "config_file":
             return {"format": "none (config only)"}
         return {"format": "safetensors"}

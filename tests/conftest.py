@@ -17,6 +17,25 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+#: Test files whose every test loads the real SmolLM2 GGUF (98 MB, seconds per load).
+_SMOLLM2_FILES = {"test_smollm2.py", "test_compare_gguf.py", "test_gguf_load.py", "test_gguf_dequant.py"}
+
+
+def _is_slow(item) -> bool:
+    """A test that starts a subprocess (the CLI as a user runs it, accelerate launch) or loads SmolLM2."""
+    if "run_cli" in getattr(item, "fixturenames", ()) or item.path.name in _SMOLLM2_FILES:
+        return True
+    source = getattr(getattr(item, "function", None), "__code__", None)
+    return source is not None and any(name in source.co_names for name in ("subprocess", "Popen"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every subprocess and SmolLM2 test ``slow``, so ``pytest -m "not slow"`` is a fast path."""
+    for item in items:
+        if _is_slow(item):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def _private_store(tmp_path, monkeypatch):
     """Every test gets its own results store so tests never see each other's records."""

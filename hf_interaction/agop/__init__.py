@@ -5,11 +5,12 @@ G = (1/n) Σᵢ Jᵢ Jᵢᵀ. See docs/metrics.md for the derivations and every 
 
 Work is split in two phases so that data-parallel runs are exact:
 
-1. :class:`AgopAccumulator` ``.add_window`` (:mod:`accumulator`, with the model passes of
+1. :class:`AgopAccumulator` ``.add_windows`` (:mod:`accumulator`, with the model passes of
    :mod:`passes` and the probes of :mod:`probes`) turns one window into contributions to sums that
    are *linear* in the windows (float64). Shards are combined before anything is squared.
 2. :func:`finalize` (:mod:`finalization`, with :mod:`population`) turns the summed state into the
-   metrics (:mod:`metrics`), bootstrap confidence intervals and the layer profile.
+   metrics (:mod:`metrics`), jackknife confidence intervals (:mod:`jackknife`, :mod:`ustats`) and the
+   layer profile.
 """
 
 from hf_interaction.agop.accumulator import AgopAccumulator

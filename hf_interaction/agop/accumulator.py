@@ -1,6 +1,6 @@
 """The AGOP accumulator (DESIGN §5): per-window sums that are linear in the windows, in float64.
 
-:class:`AgopAccumulator` ``.add_window`` turns one window into contributions to those sums; shards
+:class:`AgopAccumulator` ``.add_windows`` turns a block of windows into contributions to those sums; shards
 are combined with ``merge_`` or ``all_reduce_`` before anything is squared, so data-parallel runs are
 exact. ``state_dict`` / ``load_state_dict`` save and resume them; :mod:`finalization` turns them into
 the metrics.
