@@ -37,6 +37,10 @@ def _quiet_libraries() -> None:
     logging.getLogger("transformers").setLevel(logging.ERROR)
     logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    # datasets logs a failed file read itself (and its json loader's message fails to format, printing
+    # a "--- Logging error ---" traceback); the CLI reports the failure in its own one line.
+    os.environ.setdefault("DATASETS_VERBOSITY", "critical")
+    logging.getLogger("datasets").setLevel(logging.CRITICAL)
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         from transformers.utils import logging as hf_logging

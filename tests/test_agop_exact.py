@@ -298,7 +298,8 @@ def test_hutchinson_intervals_cover_exact_values_at_paper_probe_counts(micro):
     """Paper probe counts (16 input, 32 output probes), single-probe groups for D̂ (--f-estimator
     hutchinson; the default estimator's coverage is measured over hundreds of seeds in
     tests/test_coverage.py): over 10 probe seeds each exact value lies inside its 95% interval at
-    least 8 times, and the intervals are not trivially wide (log-scale intervals: hi/lo below 10)."""
+    least 8 times, and the intervals are not trivially wide (log-scale intervals: hi/lo below 20; with
+    16 input probes F's jackknife t has at most 5 degrees of freedom)."""
     exact = _exact_input_metrics(micro.G(range(N_WINDOWS)))
     covered = dict.fromkeys(CI_KEYS, 0)
     for seed in range(10):
@@ -306,7 +307,7 @@ def test_hutchinson_intervals_cover_exact_values_at_paper_probe_counts(micro):
         res = finalize(acc, embedding_gram(micro.E), None)
         for key, ci_key in CI_KEYS.items():
             lo, hi = res[ci_key]
-            assert 0 < lo and hi / lo < 10
+            assert 0 < lo and hi / lo < 20
             covered[key] += lo <= exact[key] <= hi
     assert all(count >= 8 for count in covered.values()), covered
 

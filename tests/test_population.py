@@ -82,23 +82,30 @@ def test_population_estimates_match_corpus_agop_over_seeds(micro):
 
 
 def test_population_intervals_cover_corpus_values_in_most_seeds(micro):
-    """Hutchinson, n = 16 windows, each its own unit: the 95% intervals of F, D and D/F cover the exact
-    corpus value in at least 16 of 20 seeds (the default estimator's coverage is measured over
-    hundreds of seeds in tests/test_coverage.py); their median width is under eight times the value
-    (measured 5.1, 3.9, 6.7: four input probes, heavy-tailed windows, log-scale t intervals)."""
+    """Hutchinson, n = 32 windows (the fewest with population intervals), each its own unit: the 95%
+    intervals of F, D and D/F, where shown (none of the six corpus windows dominates), cover the exact
+    corpus value in at least 90% of 20 seeds (the default estimator's coverage is measured over
+    hundreds of seeds in tests/test_coverage.py); their median width is under eight times the value."""
     G = _corpus_G(micro)
     F, D = frobenius_energy(G), diagonal_energy(G)
     exact = {"f_ci": F, "d_ci": D, "diag_share_ci": D / F}
     covered = dict.fromkeys(exact, 0)
     widths = {key: [] for key in exact}
+    shown = 0
     for seed in range(20):
-        idx = np.random.default_rng(seed).integers(0, N_WINDOWS, 16).tolist()
-        pop = _run(micro, idx, 4, 8, seed)["population"]
+        idx = np.random.default_rng(seed).integers(0, N_WINDOWS, 32).tolist()
+        # 16 input probes and 16 single-probe groups: with 4 units a jackknife t has 1 df (DF_FACTOR)
+        pop = _run(micro, idx, 16, 16, seed, m=8)["population"]
+        if pop["f_ci"] is None:
+            assert "population intervals not available" in pop["note"]
+            continue
+        shown += 1
         for key, value in exact.items():
             lo, hi = pop[key]
             covered[key] += lo <= value <= hi
             widths[key].append((hi - lo) / value)
-    assert all(c >= 16 for c in covered.values()), covered
+    assert shown >= 10, shown
+    assert all(c >= 0.9 * shown for c in covered.values()), (covered, shown)
     assert all(np.median(w) < 8 for w in widths.values()), {k: np.median(w) for k, w in widths.items()}
 
 

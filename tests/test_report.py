@@ -289,7 +289,8 @@ def test_audits_differing_only_in_groups_per_half_both_enter_the_table(model_lis
     store = Store(tmp_path / "store.sqlite")
     stored = {}
     for i, model in enumerate((qwen, smol)):
-        settings, payload = _audit_record(int(rows[model]["vocab_size"]))
+        # Hutchinson: the default pairs estimator uses single probes, so only it resolves groups_per_half.
+        settings, payload = _audit_record(int(rows[model]["vocab_size"]), f_estimator="hutchinson")
         payload["metrics"].update({"aofe": 2.0 + i, "aofe_ratio": 0.3 + 0.1 * i})
         stored[model] = store.put("audits", model, "abc123", settings, payload)
     # The premise: the same request gives the two vocabularies different groups_per_half, so their

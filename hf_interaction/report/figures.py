@@ -27,13 +27,13 @@ from ..figure_bytes import figure_bytes
 from ..interval import Interval
 from .columns import settings_in_order
 from .lead import LeadAnalysis
+from .lead_figure import LEAD_FIGURE, lead_residual_figure
 from .residuals import STATISTICS, residuals
 from .stats import SettingAnalysis
 
 RDW_FIGURE = "mmlu_pro_rdw_vs_score"
 RESIDUAL_FIGURE = "mmlu_pro_residual_vs_distance"
 AOFE_FIGURE = "aofe_vs_aofe_ratio"
-LEAD_FIGURE = "mmlu_pro_lead_residual_vs_distance"  # drawn by .lead_figure
 ALL_FIGURES = (LEAD_FIGURE, RDW_FIGURE, RESIDUAL_FIGURE, AOFE_FIGURE)
 
 CAPTIONS = {
@@ -293,7 +293,6 @@ def render(fig: Figure) -> tuple[bytes, bytes]:
 def make_figures(table: pd.DataFrame, analyses: Sequence[SettingAnalysis],
                  interval: Interval, lead: LeadAnalysis | None = None) -> dict[str, tuple[bytes, bytes]]:
     """Every figure the data allow, as {name: (png, svg)} in report order (the lead figure first)."""
-    from .lead_figure import lead_residual_figure
 
     by_setting = {a.setting: a for a in analyses}
     settings = settings_in_order(table)
