@@ -13,6 +13,11 @@ Usage:
   python benchmarks/estimator_spread.py smollm2 --T 2 --n 2 --seeds 48 --exact 2.177e18 \\
       --config pairs:8 --config pairs:32 --config hutchinson:4 --config hutchinson:16
   python benchmarks/estimator_spread.py smollm2 --T 32 --n 8 --seeds 8 --config pairs:32 --config hutchinson:4
+To time two estimators side by side (equal contention), run one process per configuration with
+``--save`` and one thread each, then print the joint table:
+  OMP_NUM_THREADS=1 python benchmarks/estimator_spread.py --T 32 --n 8 --seeds 32 --config pairs:32 --save a.json &
+  OMP_NUM_THREADS=1 python benchmarks/estimator_spread.py --T 32 --n 8 --seeds 32 --config hutchinson:16 --save b.json
+  python benchmarks/estimator_spread.py --merge a.json b.json
 Numbers are from one run on the machine it runs on (set OMP/torch threads as you need).
 """
 
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import statistics
 import time
 
@@ -47,7 +53,18 @@ def main() -> None:
     ap.add_argument("--with-nfa", action="store_true",
                     help="also form the NFA correlations (the same cost for every estimator; left out by default, "
                          "so the seconds are those of the passes and the estimates)")
+    ap.add_argument("--save", help="also write every draw and its seconds to this JSON file")
+    ap.add_argument("--merge", nargs="+", metavar="JSON", help="print one table from files written by --save")
     args = ap.parse_args()
+    if args.merge:
+        results, header = {}, None
+        for path in args.merge:
+            saved = json.loads(open(path).read())
+            header = header or saved["header"]
+            for config, (values, seconds) in saved["results"].items():
+                results[config] = (np.array(values), statistics.median(seconds))
+        _print_table(results, args.exact, header)
+        return
     configs = args.config or ["pairs:32", "hutchinson:4"]
 
     import hf_interaction.audit as audit_module
@@ -68,11 +85,12 @@ def main() -> None:
     fn = OutputFunction(net, parts, _model_kind(ref), windows.prefix_ids)
     if not args.with_nfa:
         audit_module.mlp_weights = lambda p: [None] * len(p.blocks)
-    results = {}
+    results, all_seconds = {}, {}
     for config in configs:
         kind, probes = config.split(":")
         settings = _settings(kind, int(probes), args.T, args.n)
         values, seconds = [], []
+        all_seconds[config] = seconds
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             t0 = time.perf_counter()
             out = _measure(fn, parts, windows, dataclasses.replace(settings, seed=seed), shape["width"], None, None,
@@ -81,10 +99,19 @@ def main() -> None:
             values.append(out["metrics"]["f_hat"])
         results[config] = (np.array(values), statistics.median(seconds))
         print(f"# {config}: done ({len(values)} seeds, median {results[config][1]:.2f} s)", flush=True)
-    reference = args.exact if args.exact else float(results[configs[0]][0].mean())
-    label = "exact F" if args.exact else f"mean of {configs[0]}"
-    print(f"\n{args.model}, T = {args.T}, n = {args.n}, windows seed 42, {args.seeds} probe seeds; reference: {label} "
-          f"= {reference:.4g}\n")
+    header = f"{args.model}, T = {args.T}, n = {args.n}, windows seed 42, {args.seeds} probe seeds"
+    if args.save:
+        with open(args.save, "w") as f:
+            json.dump({"header": header, "results": {c: [v.tolist(), all_seconds[c]] for c, (v, _) in
+                                                     results.items()}}, f)
+    _print_table(results, args.exact, header)
+
+
+def _print_table(results: dict, exact: float | None, header: str) -> None:
+    first = next(iter(results))
+    reference = exact if exact else float(results[first][0].mean())
+    label = "exact F" if exact else f"mean of {first}"
+    print(f"\n{header}; reference: {label} = {reference:.4g}\n")
     print("| estimator | mean / ref | SE | median / ref | rel SD | s per audit | spread² × time |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for config, (v, sec) in results.items():
@@ -92,7 +119,6 @@ def main() -> None:
         sd = float(np.std(v, ddof=1) / np.mean(v))
         print(f"| {config} | {rel.mean():.3f} | {rel.std(ddof=1) / np.sqrt(rel.size):.3f} | {np.median(rel):.3f} | "
               f"{sd:.3f} | {sec:.2f} | {sd * sd * sec:.3f} |")
-
 
 if __name__ == "__main__":
     main()
