@@ -1,4 +1,4 @@
-"""Benchmark of the audit's per-window estimator work (DESIGN §4.2–4.4).
+"""Benchmark of the audit's per-window estimator work (docs/design.md §4.2–4.4).
 
 Measures, on a fixed small Llama-style model (random weights; speed does not depend on training):
 

@@ -1,7 +1,7 @@
 """The whole audit against an independent re-implementation of the paper authors' estimator, side by
 side on the same model, windows, probe counts and output function (issue 12).
 
-The authors' algorithm, as described in issue 12 and DESIGN §4.2 (written from that description, not
+The authors' algorithm, as described in issue 12 and docs/design.md §4.2 (written from that description, not
 from their code): every probe is its own pass over a batch of all n windows; F̂ = mean_j ‖G z_j‖² with
 G z_j = (1/n) Σᵢ Jᵢ(Jᵢᵀ z_j), the JVP Jᵢᵀ z_j by double backward (as ``torch.autograd.functional.jvp``) and
 the VJP by one more backward; D̂ = ⟨d̂¹, d̂²⟩ from two halves of output probes, d̂ = mean_k (1/n) Σᵢ

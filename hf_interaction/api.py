@@ -23,7 +23,7 @@ from .store import Store  # noqa: F401 (also part of the API)
 
 
 def shape(spec: str, *, interval: Interval = DEFAULT_INTERVAL, store: Store | None = None) -> dict:
-    """Shape of one model from its config (DESIGN §2–3); recorded in ``store`` if given."""
+    """Shape of one model from its config (docs/design.md §2–3); recorded in ``store`` if given."""
     ref = resolve_model(spec)
     result = shape_from_config(ref.config, ref.model_id, interval)
     result["revision"] = ref.resolved_revision

@@ -1,5 +1,5 @@
-"""``audit``: load a model, run the interaction estimators of DESIGN §4 over probe windows, return a
-provenance-carrying result (DESIGN §5–§6).
+"""``audit``: load a model, run the interaction estimators of docs/design.md §4 over probe windows, return a
+provenance-carrying result (docs/design.md §5–§6).
 
 Data parallel with Accelerate: windows are sharded across processes (window i goes to process
 i mod N), every process draws the same probes, and every linear accumulator is summed across
@@ -20,7 +20,12 @@ import torch
 from .adapters import find_parts, mlp_weights
 from .agop import AgopAccumulator, finalize, make_input_probes, make_output_probes
 from .agop.metrics import aofe_ratio
-from .audit_settings import DIAG_MEMORY_BUDGET, PAIR_MEMORY_BUDGET, AuditSettings  # noqa: F401 (re-exported)
+from .audit_settings import (  # noqa: F401 (re-exported)
+    DIAG_MEMORY_BUDGET,
+    PAIR_MEMORY_BUDGET,
+    AuditSettings,
+    default_settings,
+)
 from .errors import InputError, NumericalError
 from .interval import DEFAULT_INTERVAL, Interval
 from .loading import LoadedModel, load_model
@@ -107,7 +112,7 @@ def _resume_path(resume_dir: Path, rank: int) -> Path:
 
 def run_audit(
     model: str | ModelRef | LoadedModel,
-    settings: AuditSettings = AuditSettings(),
+    settings: AuditSettings | None = None,
     *,
     interval: Interval = DEFAULT_INTERVAL,
     store: Store | None = None,
@@ -125,11 +130,15 @@ def run_audit(
     matmul: str = "high",
 ) -> AuditResult:
     """Audit one model. ``model`` is a spec (Hub id[@rev], local dir, ``demo``), a resolved ModelRef,
-    or an already loaded model (so ``audit --eval`` loads once). ``matmul``: the float32 matmul
-    precision on CUDA (runtime.matmul_precision): "high" (TF32) or "highest"."""
-    settings.validate()
+    or an already loaded model (so ``audit --eval`` loads once). ``settings``: None for the model's
+    defaults (:func:`~hf_interaction.audit_settings.default_settings`: ``cpu`` and the offline corpus for
+    ``smollm2``, ``demo`` for the demo models, else ``paper`` on wikitext). ``matmul``: the float32
+    matmul precision on CUDA (runtime.matmul_precision): "high" (TF32) or "highest"."""
+    if settings is not None:
+        settings.validate()  # before resolving: bad settings fail without reaching the Hub
     loaded = model if isinstance(model, LoadedModel) else None
     ref = loaded.ref if loaded else (model if isinstance(model, ModelRef) else resolve_model(model))
+    settings = settings if settings is not None else default_settings(ref)
     settings = settings.resolve_groups(text_config_dict(ref.config).get("vocab_size") or 1).resolve_estimator()
     corpus = load_corpus_text(settings.probe)
     key = settings.cache_key(corpus.sha256)

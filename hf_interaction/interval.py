@@ -1,4 +1,4 @@
-"""The efficient R_D/W interval (DESIGN.md §3) and a model's position relative to it.
+"""The efficient R_D/W interval (docs/design.md §3) and a model's position relative to it.
 
 The interval is data with provenance, never a bare constant: every result records the bounds it
 used and where they came from.

@@ -1,4 +1,4 @@
-"""The output function f of DESIGN §4.1 around a Hugging Face model, with the hooks the estimators need.
+"""The output function f of docs/design.md §4.1 around a Hugging Face model, with the hooks the estimators need.
 
 f(e) = (z − mean(z)) / s where z are the last-position logits for input embeddings e and s is a fixed
 scale (the RMS of the centred last-position logits over the probe windows). Encoders without an LM

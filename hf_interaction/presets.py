@@ -1,4 +1,4 @@
-"""Audit probe-size presets (DESIGN §4.2). A module of its own, free of heavy imports, so every CLI
+"""Audit probe-size presets (docs/design.md §4.2). A module of its own, free of heavy imports, so every CLI
 command can offer the presets without importing torch at start-up."""
 
 PRESETS: dict[str, dict[str, int]] = {

@@ -1,4 +1,4 @@
-"""Depth-width shape of a model from its config alone (DESIGN.md §2).
+"""Depth-width shape of a model from its config alone (docs/design.md §2).
 
 Depth and width are read from the raw config (a missing field is an error naming it, never a
 library default). Parameter counts are exact: the model skeleton is built on the ``meta`` device
@@ -127,7 +127,7 @@ def count_parameters(config, causal: bool = True) -> dict:
 
 
 def shape_from_config(raw: dict, model_id: str = "", interval: Interval = DEFAULT_INTERVAL) -> dict:
-    """Every shape field of DESIGN §2 and the interval position, from a raw config dict."""
+    """Every shape field of docs/design.md §2 and the interval position, from a raw config dict."""
     cfg = text_config_dict(raw)
     depth, width = read_depth_width(cfg)
     config = build_config(cfg)

@@ -1,4 +1,4 @@
-"""The embedded SQLite results store (DESIGN.md §6).
+"""The embedded SQLite results store (docs/design.md §6).
 
 One table per kind of result (shapes, audits, evaluations, sweeps), all with the same columns and
 keyed by (model, revision, settings_hash). Settings and payload are JSON. Each write is one SQLite

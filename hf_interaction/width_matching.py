@@ -1,4 +1,4 @@
-"""Width matching (DESIGN.md §8): for a depth and a parameter budget, the width whose exact
+"""Width matching (docs/design.md §8): for a depth and a parameter budget, the width whose exact
 meta-device parameter count is closest to the budget.
 
 Shared by ``sweep`` (which trains the matched shapes) and ``suggest`` (which lists them), so both

@@ -174,7 +174,7 @@ object, not a useful language model.
 (head dimension {s.width // s.heads}), FFN width {s.ffn}, RMSNorm, RoPE, tied input/output embeddings, \
 {facts["n_params"]:,} parameters, float32, `model.safetensors`.
 - Shape: R_D/W = {s.layers}/{s.width} = {s.layers / s.width:.5f}, inside the default efficient interval \
-[0.0204, 0.0645] (DESIGN.md §3).
+[0.0204, 0.0645] (docs/design.md §3).
 - Tokenizer: byte-level BPE (`tokenizers`), vocabulary {facts["vocab"]} including the special tokens \
 `<unk>` `<s>` `</s>` `<pad>`; no special tokens are added when encoding. A uniform guess scores \
 ln({facts["vocab"]}) = {math.log(facts["vocab"]):.3f} nats/token.

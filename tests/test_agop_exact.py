@@ -1,4 +1,4 @@
-"""AGOP estimators against exact AGOPs on a micro Llama (DESIGN §4.2–§4.4).
+"""AGOP estimators against exact AGOPs on a micro Llama (docs/design.md §4.2–§4.4).
 
 The model is a real ``LlamaForCausalLM`` (vocab 16, hidden 8, 2 layers, 2 heads, eager attention,
 float64, init std 0.3 so that it is clearly non-linear). Stock Llama computes its RMSNorms and the
@@ -161,7 +161,7 @@ def micro() -> Micro:
     fwd = LlamaForward(model)
     with torch.no_grad():
         logits = fwd(E[tokens]).f  # scale 1 here: f is the centred logits
-    fwd.scale = float(logits.pow(2).mean().sqrt())  # DESIGN §4.1: RMS of centred last logits
+    fwd.scale = float(logits.pow(2).mean().sqrt())  # docs/design.md §4.1: RMS of centred last logits
     J = [_exact_input_jacobian(fwd, E, tokens[i]) for i in range(N_WINDOWS)]
     hidden = [_exact_hidden_jacobians(fwd, E[tokens[i]]) for i in range(N_WINDOWS)]
     return Micro(model, fwd, E, tokens, J, [h[0] for h in hidden], [h[1] for h in hidden])

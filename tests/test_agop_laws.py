@@ -1,4 +1,4 @@
-"""Laws of the AGOP metrics (DESIGN §4) and of the split-half estimator, checked with hypothesis.
+"""Laws of the AGOP metrics (docs/design.md §4) and of the split-half estimator, checked with hypothesis.
 
 Statistical checks use a tolerance derived from the replicates' own spread (6 standard errors of a
 mean over N independent replicates), and run with ``derandomize=True`` so a CI run cannot flake.

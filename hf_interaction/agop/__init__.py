@@ -1,6 +1,6 @@
-"""AGOP interaction metrics and their probe-based estimators (DESIGN §4). Pure tensor math, no I/O.
+"""AGOP interaction metrics and their probe-based estimators (docs/design.md §4). Pure tensor math, no I/O.
 
-Notation (DESIGN §4): window i has embeddings eᵢ = qᵢ E_eff (T×d); J_i = (∂f/∂q)ᵀ is (T·V)×V;
+Notation (docs/design.md §4): window i has embeddings eᵢ = qᵢ E_eff (T×d); J_i = (∂f/∂q)ᵀ is (T·V)×V;
 G = (1/n) Σᵢ Jᵢ Jᵢᵀ. See docs/metrics.md for the derivations and every choice made here.
 
 Work is split in two phases so that data-parallel runs are exact:

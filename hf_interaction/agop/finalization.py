@@ -1,4 +1,4 @@
-"""Finalisation: the metrics of a (fully reduced) accumulator as JSON-ready Python values (DESIGN §4).
+"""Finalisation: the metrics of a (fully reduced) accumulator as JSON-ready Python values (docs/design.md §4).
 
 :func:`finalize` gives the paper's estimates of F, D, AOFE, AOFE-ratio, D/F, tr G and the effective
 rank with bias-corrected delete-one jackknife intervals (:mod:`jackknife`, :mod:`ustats`), the per-block
@@ -156,10 +156,10 @@ def _nfa(acc: AgopAccumulator, layer: int, weights: torch.Tensor | Sequence[torc
 
 def _nfa_all(acc: AgopAccumulator, mlp_weights: Sequence) -> list[dict[str, Any]]:
     """:func:`_nfa` of every block. On a CPU the blocks run in parallel, one per torch thread, each
-    single-threaded (an eigh of d×d is faster on one BLAS thread, metrics._eigh): on SmolLM2's 30
-    blocks of 576² and 2 threads, 0.94 s against 1.89 s one after another. Same numbers either way.
-    On an accelerator all blocks' square roots come from one batched float64 ``eigh`` there
-    (metrics.psd_sqrt_batched; issue 22: 24 CPU eighs of 896² took 2.5 s beside a GPU)."""
+    single-threaded (an eigh of d×d is faster on one BLAS thread, metrics._eigh), which halves the
+    time one after another would take on two threads. Same numbers either way. On an accelerator all
+    blocks' square roots come from one batched float64 ``eigh`` there (metrics.psd_sqrt_batched), so
+    the CPU does not hold up the GPU (issue 22)."""
     threads = torch.get_num_threads()
     workers = min(threads, acc.n_layers)
     if acc.mlp_input_sums.device.type != "cpu":

@@ -1,4 +1,4 @@
-"""The model passes behind one window's contributions (DESIGN §4.2–§4.4); nothing is accumulated here.
+"""The model passes behind one window's contributions (docs/design.md §4.2–§4.4); nothing is accumulated here.
 
 The model is seen only through a *forward callable* supplied by the caller (the audit module):
 ``forward(e) -> ForwardOut`` maps a batch of embedded windows ``e`` (B×T×d) to the centred, scaled

@@ -98,7 +98,7 @@ def diag_pair_sums(acc: AgopAccumulator) -> tuple[np.ndarray, np.ndarray]:
 def _hutchinson_estimates(acc: AgopAccumulator, E_gram: torch.Tensor) -> tuple[Estimate, Estimate | None]:
     """Population F over window groups × input probes, and D over window groups × output-probe groups."""
     P_f, N_f = input_pair_sums(acc, E_gram)  # I×W×W, W×W
-    I = P_f.shape[0]  # noqa: E741 (DESIGN's notation)
+    I = P_f.shape[0]  # noqa: E741 (the notation of docs/design.md)
     f = two_sample("windows", "input_probes", np.moveaxis(P_f, 0, 2),
                    np.repeat(N_f[:, :, None], I, axis=2), probe_pairs=False)
     if acc.diag_cell_sums.shape[0] == 0:

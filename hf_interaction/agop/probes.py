@@ -1,4 +1,4 @@
-"""The random probes of the AGOP estimators (DESIGN §4.2): Rademacher input probes zⱼ ∈ {±1}^{T×V},
+"""The random probes of the AGOP estimators (docs/design.md §4.2): Rademacher input probes zⱼ ∈ {±1}^{T×V},
 projected onto the embeddings as tangents uⱼ = zⱼ E_eff, and Rademacher output probes r_k ∈ {±1}^V.
 
 Every probe is drawn on the CPU from a ``torch.Generator`` with a fixed draw order, so the probes
@@ -42,7 +42,7 @@ def _iter_input_probe_bits(T: int, V: int, n_probes: int, seed: int) -> Iterator
 def iter_input_probe_signs(
     T: int,
     V: int,
-    I: int,  # noqa: E741 (DESIGN's notation)
+    I: int,  # noqa: E741 (the notation of docs/design.md)
     seed: int,
 ) -> Iterator[tuple[int, int, torch.Tensor]]:
     """Yield ``(j, v0, z)`` where ``z`` (float64, CPU) is columns ``v0:v0+chunk`` of input probe
@@ -59,7 +59,7 @@ def iter_input_probe_signs(
 def make_input_probes(
     T: int,
     V: int,
-    I: int,  # noqa: E741 (DESIGN's notation)
+    I: int,  # noqa: E741 (the notation of docs/design.md)
     E_eff: torch.Tensor,
     seed: int,
     *,
@@ -103,7 +103,7 @@ def _project_signs(items: list[tuple[int, int, torch.Tensor]], E_eff: torch.Tens
 
 def make_output_probes(
     V: int,
-    O: int,  # noqa: E741 (DESIGN's notation)
+    O: int,  # noqa: E741 (the notation of docs/design.md)
     seed: int,
     *,
     dtype: torch.dtype = torch.float64,

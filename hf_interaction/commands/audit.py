@@ -7,13 +7,11 @@ from dataclasses import dataclass
 
 import click
 
-from ..audit_settings import AuditSettings
+from ..audit_settings import AuditSettings, default_settings
 from ..batch import DONE, STORED, Outcome, check_model_or_list, model_subdir, read_list_models, run_list
 from ..errors import UsageError
-from ..gguf_file import PACKAGED_GGUF
 from ..presets import PRESETS
 from ..runtime import MATMUL_PRECISIONS
-from ..source import EMBEDDED
 from .common import emit_json, get_interval, interval_options, open_store, safety_options, store_option
 from .options import settings_options
 
@@ -32,7 +30,7 @@ AUDIT_FLAGS = ("T", "n", "input_probes", "output_probes", "groups_per_half", "se
                    "--out and --resume get one subdirectory per model.")
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None,
               help="Probe sizes. paper: T=256, n=128, 32 output probes (and 16 input probes with --f-estimator "
-                   "hutchinson; DESIGN §4.2). cpu: T=32, n=8, 32 (4) probes (SmolLM2-135M with "
+                   "hutchinson; docs/design.md §4.2). cpu: T=32, n=8, 32 (4) probes (SmolLM2-135M with "
                    "--baseline init: 79 s on 2 cores, 34 s of it the baseline). demo: T=64, n=16, 32 (8). tiny, "
                    "small, micro: the sweep's checkpoint audits (tiny models; micro for tests). Default: paper; "
                    "demo for the embedded demo models; cpu for smollm2. "
@@ -137,11 +135,8 @@ class AuditJob:
 
 
 def settings_for(model: str, preset: str | None, flags: dict) -> AuditSettings:
-    """The audit settings of one model: ``preset`` (default: demo for the embedded demo models, cpu for
-    smollm2, else paper) with the flags given (None: the preset's or the model kind's default)."""
-    is_demo, is_packaged = model in EMBEDDED, model in PACKAGED_GGUF
-    given = {**flags, "probe": flags.get("probe") or ("builtin" if is_demo or is_packaged else "wikitext")}
-    return AuditSettings.from_preset(preset or ("demo" if is_demo else "cpu" if is_packaged else "paper"), **given)
+    """The audit settings of one model: :func:`default_settings` with the flags given (None: unset)."""
+    return default_settings(model, preset, **flags)
 
 
 def audit_model(model: str, settings: AuditSettings, job: AuditJob, out_dir: str | None, resume_dir: str | None):
@@ -205,7 +200,7 @@ def print_summary(rec: dict, *, from_store: bool = False, out_dir: str | None = 
     console.print(f"shape: L={sh['depth']} d={sh['width']} R_D/W={sh['r_dw']:.4f}  {inside} "
                   f"[{iv['lo']:g}, {iv['hi']:g}]  distance {sh['interval_distance']:+.3f} decades, "
                   f"coordinate {sh['interval_coordinate']:+.2f}  params {sh['total_params']:,}")
-    t = Table(title="input-space AGOP (DESIGN §4.2)", title_justify="left")
+    t = Table(title="input-space AGOP (docs/design.md §4.2)", title_justify="left")
     for col in ("metric", "value", f"{int(m['ci_level'] * 100)}% CI"):
         t.add_column(col, justify="right" if col != "metric" else "left")
     t.add_row("AOFE-ratio", f"{m['aofe_ratio']:.4f}", _ci(m["aofe_ratio_ci"]))
@@ -235,7 +230,8 @@ def print_summary(rec: dict, *, from_store: bool = False, out_dir: str | None = 
     if rec.get("baseline"):
         console.print(_baseline_table(rec))
     base_layers = (rec.get("baseline") or {}).get("layers")
-    lt = Table(title="layer profile (residual stream entering each block, DESIGN §4.3–4.4)", title_justify="left")
+    lt = Table(title="layer profile (residual stream entering each block, docs/design.md §4.3–4.4)",
+               title_justify="left")
     cols = ["block", "AOFE-ratio", "eff. rank", "NFA off-diag r"]
     # With a baseline, its NFA replaces trace and full r (the table stays within 80 columns).
     for col in cols + (["init NFA", "NFA over init"] if base_layers else ["trace", "NFA full r"]):

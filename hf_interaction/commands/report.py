@@ -1,4 +1,4 @@
-"""``hf-interaction report``: the MMLU-Pro correlation report (DESIGN.md §7)."""
+"""``hf-interaction report``: the MMLU-Pro correlation report (docs/design.md §7)."""
 
 from __future__ import annotations
 

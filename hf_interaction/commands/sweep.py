@@ -1,4 +1,4 @@
-"""``hf-interaction sweep``: train a fixed-budget shape sweep and derive the efficient interval (DESIGN §8)."""
+"""``hf-interaction sweep``: train a fixed-budget shape sweep and derive the efficient interval (docs/design.md §8)."""
 
 from __future__ import annotations
 

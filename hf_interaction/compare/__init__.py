@@ -1,4 +1,4 @@
-"""Side-by-side comparison of models (issue 5): shape and interval position (DESIGN §2–3), the
+"""Side-by-side comparison of models (issue 5): shape and interval position (docs/design.md §2–3), the
 interaction metrics and probe loss of stored audits (§4), and stored MMLU-Pro scores (§7), with
 deltas against the first model.
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
-from ..gguf_file import PACKAGED_GGUF
 from ..source import ModelRef
 from ..store import Record, Store
 from .wording import value_text
@@ -76,21 +75,17 @@ def audit_settings_for(ref: ModelRef, settings: AuditSettings | Mapping[str, Any
 
     An ``AuditSettings`` is used as is; with a settings hash to match, the stored settings of that
     hash; otherwise ``settings`` is a mapping of ``preset`` and overrides (None = unset) with the
-    per-model defaults: preset ``cpu`` (``demo`` for the demo model), probe ``wikitext`` (``builtin``
-    for the demo models and ``smollm2``).
+    per-model defaults of :func:`~hf_interaction.audit_settings.default_settings`, so ``compare --run``
+    computes (and stores) the audit ``hf-interaction audit MODEL`` would.
     """
-    from ..audit import AuditSettings
+    from ..audit_settings import AuditSettings, default_settings
 
     if isinstance(settings, AuditSettings):
         return settings
     if match is not None and match.settings_hash:
         return settings_from_hash(store, match.settings_hash)
-    opts = {k: v for k, v in dict(settings or {}).items() if v is not None}
-    is_demo = ref.kind == "embedded"
-    preset = opts.pop("preset", None) or ("demo" if is_demo else "cpu")
-    offline = is_demo or ref.spec in PACKAGED_GGUF  # models on this disk get the offline corpus
-    opts.setdefault("probe", "builtin" if offline else "wikitext")
-    return AuditSettings.from_preset(preset, **opts)
+    opts = dict(settings or {})
+    return default_settings(ref, opts.pop("preset", None), **opts)
 
 
 def weights_from_record(payload: Mapping[str, Any]) -> dict | None:

@@ -1,4 +1,4 @@
-"""MMLU-Pro through EleutherAI's lm-evaluation-harness (DESIGN.md §7, issue 4).
+"""MMLU-Pro through EleutherAI's lm-evaluation-harness (docs/design.md §7, issue 4).
 
 * ``leaderboard_mmlu_pro`` (default): 5-shot, the ten option letters scored by log-likelihood,
   ``acc``; what the Open LLM Leaderboard v2 ran (≈10 log-likelihood requests per question, ≈1

@@ -15,8 +15,8 @@ Internals used:
 * ``HFLM._rank`` / ``HFLM._world_size`` (and ``accelerator``): lm-eval sets up data parallelism
   only for models it loads itself, and ``rank``/``world_size`` are read-only properties over these;
 * ``lm_eval.evaluator.get_git_commit_hash`` / ``add_env_info`` replaced for one call: at its end
-  ``simple_evaluate`` runs ``git describe`` and torch's ``collect_env`` (gcc, cmake, pip, ...: ~3 s,
-  subprocesses, stderr noise) for provenance that does not affect scores and that we record ourselves;
+  ``simple_evaluate`` runs ``git describe`` and torch's ``collect_env`` (gcc, cmake, pip, ...:
+  seconds of subprocesses and stderr noise) for provenance that does not affect scores and that we record ourselves;
 * ``lm_eval.evaluator_utils.get_sample_size``: the question count printed before a run must be the
   one lm-eval will use for ``limit``;
 * the ``lm_eval.models.huggingface`` logger's wording, to drop two warnings about pre-loaded models
@@ -75,7 +75,7 @@ def builtin_task_dir(relative: str) -> Path:
 
 
 def task_manager(include_path: str | Path) -> Any:
-    """A ``TaskManager`` that indexes only ``include_path`` (the full index takes ~10 s to scan)."""
+    """A ``TaskManager`` that indexes only ``include_path`` (the full index of every task is slow to scan)."""
     from lm_eval.tasks import TaskManager
 
     return TaskManager(include_defaults=False, include_path=str(include_path))

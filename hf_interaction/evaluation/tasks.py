@@ -135,8 +135,8 @@ def _build(spec: TaskSpec, include_path: Path) -> tuple[Any, Any, dict[str, Any]
 def load_task(spec: TaskSpec, data_dir: str | Path | None = None) -> LoadedTask:
     """Build the lm-eval task objects (this loads the data) and validate the data.
 
-    Hub data uses lm-eval's built-in YAML directory as the only include path (fast: the full task
-    index takes ~10 s to scan). Local data is read, validated, fingerprinted, and served through
+    Hub data uses lm-eval's built-in YAML directory as the only include path (the full task
+    index is slow to scan). Local data is read, validated, fingerprinted, and served through
     generated YAML (:func:`write_local_task`).
     """
     if data_dir is None:

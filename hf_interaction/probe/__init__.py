@@ -1,4 +1,4 @@
-"""Probe corpora and the token windows the interaction metrics are measured on (DESIGN.md §4, §4.5).
+"""Probe corpora and the token windows the interaction metrics are measured on (docs/design.md §4, §4.5).
 
 A corpus is named by a spec (``builtin``, ``wikitext`` or a local file) and loaded by
 :func:`load_corpus_text` (:mod:`corpus`; the offline docstring corpus in :mod:`builtin`) as a

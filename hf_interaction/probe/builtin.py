@@ -1,4 +1,4 @@
-"""The ``builtin`` probe corpus: English prose from standard-library docstrings, offline (DESIGN §4.5).
+"""The ``builtin`` probe corpus: English prose from standard-library docstrings, offline (docs/design.md §4.5).
 
 English prose paragraphs extracted from the docstrings of a fixed list of Python standard-library
 modules (``BUILTIN_MODULES``), in that order. For each module: its own docstring, then every class

@@ -1,4 +1,4 @@
-"""Loading a probe corpus by its *spec* (the CLI's ``--probe``; DESIGN §4.5).
+"""Loading a probe corpus by its *spec* (the CLI's ``--probe``; docs/design.md §4.5).
 
 ``wikitext``
     The WikiText-2 (raw) test split, ``Salesforce/wikitext`` config ``wikitext-2-raw-v1``, loaded

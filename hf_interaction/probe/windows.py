@@ -1,4 +1,4 @@
-"""The token windows the interaction metrics are measured on: cutting, framing, byte counts (DESIGN §4.5).
+"""The token windows the interaction metrics are measured on: cutting, framing, byte counts (docs/design.md §4.5).
 
 Windows (``make_windows``): the whole text is tokenized once with the model's tokenizer (no special
 tokens added), and n non-overlapping windows of T tokens of text are placed at positions drawn from
@@ -72,7 +72,7 @@ class ProbeWindows:
         return total_nats / (math.log(2) * self.n_bytes_targets)
 
     def to_provenance(self) -> dict[str, Any]:
-        """JSON-ready record of how the windows were made (DESIGN.md §6)."""
+        """JSON-ready record of how the windows were made (docs/design.md §6)."""
         return {
             "bos": bool(self.prefix_ids),
             "prefix_ids": list(self.prefix_ids),

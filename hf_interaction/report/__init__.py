@@ -1,4 +1,4 @@
-"""The MMLU-Pro correlation report (DESIGN.md §7).
+"""The MMLU-Pro correlation report (docs/design.md §7).
 
 Pipeline: :mod:`.inputs` checks the model list, :mod:`.store_rows` reads stored evaluations and
 audits, :mod:`.table` joins them into the data table and runs :mod:`.stats` once per scoring setup

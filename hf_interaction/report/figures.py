@@ -1,4 +1,4 @@
-"""Figures of the MMLU-Pro correlation report (DESIGN.md §7), rendered to PNG and SVG bytes.
+"""Figures of the MMLU-Pro correlation report (docs/design.md §7), rendered to PNG and SVG bytes.
 
 Reproducibility: figures are built with the object-oriented API (no pyplot global state), a fixed
 panel size and DPI, the bundled DejaVu Sans font, and saved without dates or software tags

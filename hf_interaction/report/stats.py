@@ -1,4 +1,4 @@
-"""Statistics of the MMLU-Pro correlation report (DESIGN.md §7): pure numpy/scipy, no I/O.
+"""Statistics of the MMLU-Pro correlation report (docs/design.md §7): pure numpy/scipy, no I/O.
 
 Every statistic answers "does the score go with this predictor?" for one scoring setup, raw and
 controlling for size, because interval position is confounded with size (the smallest models sit

@@ -1,5 +1,5 @@
 """The sweep record: a fixed-budget shape sweep and the interval it derives (``hf-interaction sweep``,
-``OUT/sweep.json``; DESIGN §8)."""
+``OUT/sweep.json``; docs/design.md §8)."""
 
 from __future__ import annotations
 

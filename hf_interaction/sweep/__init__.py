@@ -1,4 +1,4 @@
-"""Fixed-budget shape sweeps (DESIGN.md §8): match widths to a parameter budget, train, audit, derive
+"""Fixed-budget shape sweeps (docs/design.md §8): match widths to a parameter budget, train, audit, derive
 the efficient R_D/W interval.
 
 The pipeline, one module per step:

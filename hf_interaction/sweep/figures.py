@@ -2,7 +2,7 @@
 
 - ``sweep_loss_vs_rdw`` — mean validation loss against R_D/W (log x) with seed error bars
   (min-max over seeds), the derived interval shaded and the default interval dashed;
-- ``sweep_aofe_vs_rdw`` — AOFE and AOFE-ratio (DESIGN §4.2) against R_D/W, one point per seed.
+- ``sweep_aofe_vs_rdw`` — AOFE and AOFE-ratio (docs/design.md §4.2) against R_D/W, one point per seed.
 """
 
 from __future__ import annotations

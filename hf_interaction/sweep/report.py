@@ -1,4 +1,4 @@
-"""The sweep report (DESIGN.md §8): ``sweep_report.md`` with its figures and ``paper_bands.csv``,
+"""The sweep report (docs/design.md §8): ``sweep_report.md`` with its figures and ``paper_bands.csv``,
 built from a sweep record as document blocks (``hf_interaction.document``).
 
 The page gives the settings, the per-shape table, the derived interval and, side by side, the paper

@@ -1,4 +1,4 @@
-"""Running a sweep end to end (DESIGN.md §8): match a width to the budget for every depth, train each
+"""Running a sweep end to end (docs/design.md §8): match a width to the budget for every depth, train each
 shape with each seed on the shared data, audit each checkpoint, derive the interval, and write the
 table, the interval file, the record and the report into the output directory.
 

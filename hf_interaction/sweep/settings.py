@@ -1,4 +1,4 @@
-"""The settings of a fixed-budget shape sweep (DESIGN.md §8): what defines it, their validation, and
+"""The settings of a fixed-budget shape sweep (docs/design.md §8): what defines it, their validation, and
 the hash of the ones that change a trained checkpoint (resuming is refused when it differs)."""
 
 from __future__ import annotations

@@ -1,0 +1,46 @@
+"""One rule for a model's default audit settings, shared by the CLI, ``compare --run`` and ``run_audit``
+(issue 21: the copies in commands/audit.py and compare/select.py disagreed, and ``run_audit("smollm2")``
+got neither and went to the network)."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from hf_interaction.audit import run_audit
+from hf_interaction.audit_settings import AuditSettings, default_settings
+from hf_interaction.commands.audit import settings_for
+from hf_interaction.compare.select import audit_settings_for
+from hf_interaction.errors import UsageError
+from hf_interaction.source import resolve_model
+
+
+@pytest.mark.parametrize(("model", "preset", "probe"), [
+    ("demo", "demo", "builtin"),
+    ("demo-deep", "demo", "builtin"),
+    ("smollm2", "cpu", "builtin"),
+    ("Qwen/Qwen2.5-0.5B", "paper", "wikitext"),
+    ("./my-checkpoint", "paper", "wikitext"),
+])
+def test_default_preset_and_probe_per_model_kind(model, preset, probe):
+    assert default_settings(model) == AuditSettings.from_preset(preset, probe=probe)
+
+
+def test_flags_override_and_none_means_unset():
+    s = default_settings("smollm2", "demo", T=16, probe=None, seed=None)
+    assert s == AuditSettings.from_preset("demo", probe="builtin", T=16)
+    with pytest.raises(UsageError, match="input-probes"):
+        default_settings("smollm2", input_probes=4)  # meaningless with the default pairs estimator
+
+
+def test_cli_and_compare_use_the_same_rule():
+    ref = resolve_model("demo")
+    for preset in (None, "micro"):
+        flags = {"T": None, "n": 4 if preset else None, "probe": None}
+        assert settings_for("demo", preset, flags) == default_settings("demo", preset, **flags)
+        assert audit_settings_for(ref, {"preset": preset, **flags}) == default_settings("demo", preset, **flags)
+
+
+def test_run_audit_defaults_to_the_model_rule():
+    assert inspect.signature(run_audit).parameters["settings"].default is None
