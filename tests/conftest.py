@@ -67,3 +67,23 @@ def tokenizer_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("tokenizer")
     train_tokenizer(d)
     return d
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny tensors: one torch thread is faster than two contended ones (use with
+    ``pytestmark = pytest.mark.usefixtures("one_thread")``)."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="module")
+def micro(one_thread):
+    """The micro Llama with its exact Jacobians (tests/micro_llama.py), built once per module."""
+    from micro_llama import build_micro
+
+    return build_micro()

@@ -5,7 +5,7 @@ float64, init std 0.3 so that it is clearly non-linear). Stock Llama computes it
 eager softmax in float32 even for a float64 model, so "exact" here means agreement to ~1e-7
 relative; identities are checked to 1e-5 of the largest entry (a real bug is off by O(1)).
 
-Exact references, computed independently of the estimator code:
+Exact references (tests/micro_llama.py), computed independently of the estimator code:
 
 - input space: Jᵢ = (∂f/∂q)ᵀ from ``torch.autograd.functional.jacobian`` with respect to the one-hot
   tokens q, and G = (1/n) Σᵢ Jᵢ Jᵢᵀ (64 × 64);
@@ -18,12 +18,22 @@ from __future__ import annotations
 import copy
 import json
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from micro_llama import (
+    CI_KEYS,
+    D_MODEL,
+    N_LAYERS,
+    N_WINDOWS,
+    LlamaForward,
+    Micro,
+    T,
+    V,
+    build_model,
+    exact_input_metrics,
+)
 
 from hf_interaction.agop import (
     AgopAccumulator,
@@ -42,130 +52,7 @@ from hf_interaction.agop import (
 )
 from hf_interaction.errors import NumericalError
 
-V, D_MODEL, N_LAYERS, T, N_WINDOWS = 16, 8, 2, 4, 6
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread is faster than two contended ones."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
-def build_model(seed: int = 0) -> LlamaForCausalLM:
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=V,
-        hidden_size=D_MODEL,
-        num_hidden_layers=N_LAYERS,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        intermediate_size=16,
-        max_position_embeddings=16,
-        initializer_range=0.3,
-        tie_word_embeddings=False,
-        attn_implementation="eager",
-    )
-    model = LlamaForCausalLM(config).to(torch.float64).eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model
-
-
-class LlamaForward:
-    """The forward callable the audit module would supply: inputs_embeds → centred last logits / s,
-    with forward pre-hooks capturing each block's input and each MLP's up_proj input."""
-
-    def __init__(self, model: LlamaForCausalLM, scale: float = 1.0, with_mlp: bool = True):
-        self.model, self.scale = model, scale
-        self.blocks: list[torch.Tensor | None] = [None] * N_LAYERS
-        self.mlps: list[torch.Tensor | None] = [None] * N_LAYERS
-        self.handles = []
-        for layer, block in enumerate(model.model.layers):
-            self.handles.append(block.register_forward_pre_hook(self._block_hook(layer), with_kwargs=True))
-            if with_mlp:
-                self.handles.append(block.mlp.up_proj.register_forward_pre_hook(self._mlp_hook(layer)))
-
-    def _block_hook(self, layer):
-        def hook(module, args, kwargs):
-            self.blocks[layer] = args[0] if args else kwargs["hidden_states"]
-
-        return hook
-
-    def _mlp_hook(self, layer):
-        def hook(module, args):
-            self.mlps[layer] = args[0]
-
-        return hook
-
-    def remove(self) -> None:
-        for handle in self.handles:
-            handle.remove()
-
-    def __call__(self, e: torch.Tensor) -> ForwardOut:
-        logits = self.model(inputs_embeds=e, logits_to_keep=1).logits[:, -1]
-        f = (logits - logits.mean(dim=-1, keepdim=True)) / self.scale
-        return ForwardOut(f=f, block_inputs=list(self.blocks), mlp_inputs=list(self.mlps))
-
-
-@dataclass
-class Micro:
-    model: LlamaForCausalLM
-    forward: LlamaForward
-    E: torch.Tensor  # V × d
-    tokens: torch.Tensor  # n × T
-    J: list[torch.Tensor]  # per window, (T·V) × V
-    block_jac: list[torch.Tensor]  # per window, L × V × T × d: ∂f_v/∂h_{l,t}
-    mlp_jac: list[torch.Tensor]  # per window, L × V × T × d
-
-    def windows(self, idx) -> list[torch.Tensor]:
-        return [self.E[self.tokens[i]] for i in idx]
-
-    def G(self, idx) -> torch.Tensor:
-        return sum(self.J[i] @ self.J[i].T for i in idx) / len(idx)
-
-    def layer_agop(self, idx, which: str) -> torch.Tensor:
-        """L × d × d exact position-pooled AGOPs at block inputs ("block") or MLP inputs ("mlp")."""
-        jac = self.block_jac if which == "block" else self.mlp_jac
-        return sum(torch.einsum("lvtd,lvte->lde", jac[i], jac[i]) for i in idx) / len(idx)
-
-    def mlp_weight_grams(self) -> list[torch.Tensor]:
-        mlps = [block.mlp for block in self.model.model.layers]
-        return [m.gate_proj.weight.T @ m.gate_proj.weight + m.up_proj.weight.T @ m.up_proj.weight for m in mlps]
-
-    def mlp_weights(self) -> list[list[torch.Tensor]]:
-        return [[b.mlp.gate_proj.weight, b.mlp.up_proj.weight] for b in self.model.model.layers]
-
-
-def _exact_input_jacobian(fwd: LlamaForward, E: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-    q = torch.nn.functional.one_hot(tokens, V).to(torch.float64)
-    jac = torch.autograd.functional.jacobian(lambda q_: fwd((q_ @ E)[None]).f[0], q)  # V × T × V
-    return jac.reshape(V, T * V).T
-
-
-def _exact_hidden_jacobians(fwd: LlamaForward, e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """∂f_v/∂h at every block input and MLP input, from one backward with basis output probes."""
-    x = e.detach().expand(V, T, D_MODEL).clone().requires_grad_(True)
-    out = fwd(x)
-    grads = torch.autograd.grad(out.f, out.block_inputs + out.mlp_inputs, grad_outputs=torch.eye(V).double())
-    return torch.stack(grads[:N_LAYERS]), torch.stack(grads[N_LAYERS:])
-
-
-@pytest.fixture(scope="module")
-def micro() -> Micro:
-    model = build_model()
-    E = model.get_input_embeddings().weight
-    tokens = torch.randint(0, V, (N_WINDOWS, T), generator=torch.Generator().manual_seed(1))
-    fwd = LlamaForward(model)
-    with torch.no_grad():
-        logits = fwd(E[tokens]).f  # scale 1 here: f is the centred logits
-    fwd.scale = float(logits.pow(2).mean().sqrt())  # docs/design.md §4.1: RMS of centred last logits
-    J = [_exact_input_jacobian(fwd, E, tokens[i]) for i in range(N_WINDOWS)]
-    hidden = [_exact_hidden_jacobians(fwd, E[tokens[i]]) for i in range(N_WINDOWS)]
-    return Micro(model, fwd, E, tokens, J, [h[0] for h in hidden], [h[1] for h in hidden])
-
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 def run_estimator(
     micro: Micro,
@@ -198,11 +85,6 @@ def _rel(a: float, b: float) -> float:
     return abs(a - b) / abs(b)
 
 
-def _exact_input_metrics(G: torch.Tensor) -> dict[str, float]:
-    F, D = frobenius_energy(G), diagonal_energy(G)
-    tr = float(torch.trace(G))
-    return {"f_hat": F, "d_hat": D, "aofe": F - D, "aofe_ratio": aofe_ratio(G), "diag_share": D / F, "trace": tr,
-            "effective_rank": tr * tr / F}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -290,8 +172,6 @@ def test_accumulator_equals_exact_jacobian_products_probe_by_probe(micro):
 # Statistics: confidence intervals and convergence
 # --------------------------------------------------------------------------------------------------
 
-CI_KEYS = {"f_hat": "f_ci", "d_hat": "d_ci", "aofe": "aofe_ci", "aofe_ratio": "aofe_ratio_ci",
-           "diag_share": "diag_share_ci", "trace": "trace_ci", "effective_rank": "effective_rank_ci"}
 
 
 def test_hutchinson_intervals_cover_exact_values_at_paper_probe_counts(micro):
@@ -300,7 +180,7 @@ def test_hutchinson_intervals_cover_exact_values_at_paper_probe_counts(micro):
     tests/test_coverage.py): over 10 probe seeds each exact value lies inside its 95% interval at
     least 8 times, and the intervals are not trivially wide (log-scale intervals: hi/lo below 20; with
     16 input probes F's jackknife t has at most 5 degrees of freedom)."""
-    exact = _exact_input_metrics(micro.G(range(N_WINDOWS)))
+    exact = exact_input_metrics(micro.G(range(N_WINDOWS)))
     covered = dict.fromkeys(CI_KEYS, 0)
     for seed in range(10):
         acc = run_estimator(micro, 16, 32, seed, groups_per_half=16, jvp_method="double_backward")
@@ -344,7 +224,7 @@ def many_probes(micro):
 
 def test_many_probes_converge_to_exact_input_and_layer_metrics(micro, many_probes):
     windows, _, res = many_probes
-    exact = _exact_input_metrics(micro.G(windows))
+    exact = exact_input_metrics(micro.G(windows))
     assert res["f_se"] / res["f_hat"] < 0.01  # the design assumption above
     for key in CI_KEYS:
         assert _rel(res[key], exact[key]) < 0.02, (key, res[key], exact[key])

@@ -1,6 +1,6 @@
 """F, D and tr G from single output-probe VJPs (agop/pairs.py) against exact Jacobians of the micro Llama.
 
-Exact references use the full input Jacobians Jᵢ of test_agop_exact (``torch.autograd.functional
+Exact references use the full input Jacobians Jᵢ of the micro Llama (tests/micro_llama.py) (``torch.autograd.functional
 .jacobian`` with respect to the one-hot tokens): G = (1/n) Σᵢ JᵢJᵢᵀ, and for drawn probes the
 products ⟨Jᵢr_k, Jᵢ′r_k′⟩ formed explicitly in T·V dimensions (not through the d×d Gram).
 """
@@ -16,11 +16,13 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_agop_exact import CI_KEYS, D_MODEL, N_LAYERS, N_WINDOWS, T, V, _exact_input_metrics, _one_thread, micro  # noqa: F401 (fixtures: one torch thread, the micro Llama)
+from micro_llama import CI_KEYS, D_MODEL, N_LAYERS, N_WINDOWS, T, V, exact_input_metrics
 
 from hf_interaction.agop import AgopAccumulator, embedding_gram, finalize, make_output_probes
 from hf_interaction.agop.pairs import pair_statistics
 from hf_interaction.agop.passes import output_probe_grads, output_probe_grads_one_forward
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _accumulator(O: int, n: int, **kw) -> AgopAccumulator:  # noqa: E741
@@ -133,7 +135,7 @@ def test_pair_intervals_cover_exact_values_and_are_not_trivially_wide(micro):
     seeds in tests/test_coverage.py): over 10 probe seeds every exact value lies inside its 95%
     interval at least 8 times, and the intervals are not trivially wide: median relative half-width
     below 0.75, and no log-scale interval spans more than a factor of 10."""
-    exact = _exact_input_metrics(micro.G(range(N_WINDOWS)))
+    exact = exact_input_metrics(micro.G(range(N_WINDOWS)))
     covered = dict.fromkeys(CI_KEYS, 0)
     widths = {key: [] for key in CI_KEYS}
     for seed in range(10):

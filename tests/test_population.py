@@ -1,6 +1,6 @@
 """Population estimates (agop/population.py) against the exact AGOP of an enumerable corpus.
 
-The corpus is the six distinct windows of the micro Llama of test_agop_exact; windows are drawn
+The corpus is the six distinct windows of the micro Llama (tests/micro_llama.py); windows are drawn
 i.i.d. from it. Exact references use full Jacobians: Ḡ = mean over the six windows of JᵢJᵢᵀ.
 """
 
@@ -11,7 +11,7 @@ import itertools
 import numpy as np
 import pytest
 import torch
-from test_agop_exact import D_MODEL, N_LAYERS, N_WINDOWS, T, V, _one_thread, micro  # noqa: F401 (fixtures: one torch thread, the micro Llama)
+from micro_llama import D_MODEL, N_LAYERS, N_WINDOWS, T, V
 
 from hf_interaction.agop import (
     AgopAccumulator,
@@ -23,6 +23,8 @@ from hf_interaction.agop import (
     make_input_probes,
     make_output_probes,
 )
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _run(micro, idx, I, O, seed, m=2):  # noqa: E741
