@@ -27,7 +27,8 @@ COMPARE_FLAGS = ("T", "n", "input_probes", "output_probes", "groups_per_half", "
                    "Without it a missing audit is reported as missing.")
 @click.option("--preset", type=click.Choice(sorted(PRESET_FIELDS)), default=None,
               help="Audit probe sizes: selects stored audits made with them, and the sizes --run uses "
-                   "(default for --run: those of `audit MODEL`: cpu for smollm2, demo for the embedded demo models, else paper).")
+                   "(default for --run: those of `audit MODEL`: cpu for smollm2, demo for the embedded demo "
+                   "models, else paper).")
 @settings_options(AuditSettings, COMPARE_FLAGS, mode="select",
                   select_prefix="Only stored audits with this value (and --run uses it). ")
 @click.option("--settings-hash", default=None, metavar="H",
