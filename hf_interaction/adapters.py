@@ -11,6 +11,7 @@ Architectures whose MLP input is not recognised get an explicit "not available" 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import torch
 from torch import nn
@@ -50,11 +51,12 @@ class ModelParts:
 
 
 def _get(module: nn.Module, path: str) -> nn.Module | None:
+    found: nn.Module | None = module
     for part in path.split("."):
-        module = getattr(module, part, None)
-        if module is None:
+        found = getattr(found, part, None)
+        if found is None:
             return None
-    return module
+    return found
 
 
 def find_blocks(model: nn.Module, depth: int) -> tuple[str, list[nn.Module]]:
@@ -73,7 +75,7 @@ def effective_embedding(embedding: nn.Module) -> tuple[torch.Tensor, float]:
     The scale is measured: the module's output for a few token ids is compared with the weight rows
     by least squares. A module whose output is not a scalar multiple of its rows is refused.
     """
-    weight = embedding.weight
+    weight = cast(torch.Tensor, embedding.weight)
     ids = torch.arange(min(64, weight.shape[0]), device=weight.device)
     with torch.no_grad():
         out = embedding(ids).to(torch.float64)
@@ -111,7 +113,7 @@ def mlp_alias_path(paths: tuple[str, ...]) -> str:
 
 def _mlp_weight(module: nn.Module) -> torch.Tensor:
     """Weight as (d_out, d_in); GPT-2's Conv1D stores (d_in, d_out)."""
-    w = module.weight
+    w = cast(torch.Tensor, module.weight)
     if type(module).__name__ == "Conv1D":
         return w.t()
     return w
@@ -124,7 +126,7 @@ def mlp_weights(parts: ModelParts) -> list[list[torch.Tensor] | None]:
 
 def find_parts(model: nn.Module, depth: int) -> ModelParts:
     """Locate embedding, blocks and MLP input projections of ``model``."""
-    embedding = model.get_input_embeddings()
+    embedding = model.get_input_embeddings()  # type: ignore[operator]  # nn.Module __getattr__ too loose
     if embedding is None or not hasattr(embedding, "weight"):
         raise InputError(f"{type(model).__name__} has no input embedding table; cannot audit it")
     E_eff, scale = effective_embedding(embedding)
@@ -137,7 +139,7 @@ def find_parts(model: nn.Module, depth: int) -> ModelParts:
         for paths in MLP_INPUT_PATHS:
             mods = [_get(block, p) for p in paths]
             if all(m is not None and hasattr(m, "weight") for m in mods):
-                found = (paths, mods)
+                found = (paths, cast(list[nn.Module], mods))
                 break
         mlp_inputs.append(found[1] if found else None)
         mlp_paths.append("+".join(found[0]) if found else None)

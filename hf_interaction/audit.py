@@ -14,12 +14,14 @@ import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import cast
 
 import torch
 
 from .adapters import find_parts, mlp_weights
 from .agop import AgopAccumulator, finalize, make_input_probes, make_output_probes
 from .agop.metrics import aofe_ratio
+from .agop.passes import JvpMethod
 from .audit_settings import (  # noqa: F401 (re-exported)
     DIAG_MEMORY_BUDGET,
     PAIR_MEMORY_BUDGET,
@@ -137,7 +139,10 @@ def run_audit(
     if settings is not None:
         settings.validate()  # before resolving: bad settings fail without reaching the Hub
     loaded = model if isinstance(model, LoadedModel) else None
-    ref = loaded.ref if loaded else (model if isinstance(model, ModelRef) else resolve_model(model))
+    if isinstance(model, LoadedModel):
+        ref = model.ref
+    else:
+        ref = model if isinstance(model, ModelRef) else resolve_model(model)
     settings = settings if settings is not None else default_settings(ref)
     settings = settings.resolve_groups(text_config_dict(ref.config).get("vocab_size") or 1).resolve_estimator()
     corpus = load_corpus_text(settings.probe)
@@ -353,8 +358,8 @@ def _measure(fn: OutputFunction, parts, windows: ProbeWindows, settings: AuditSe
             if count == 0 and jvp_method == "forward" and not done:
                 jvp_method = _first_block(acc, fn, e, U, R, E_eff, probe_batch, notes, block)
             else:
-                acc.add_windows(fn, e, U, R, E_eff, probe_batch=probe_batch, jvp_method=jvp_method or "forward",
-                                window_indices=block)
+                acc.add_windows(fn, e, U, R, E_eff, probe_batch=probe_batch,
+                                jvp_method=cast(JvpMethod, jvp_method or "forward"), window_indices=block)
             done.extend(block)
             bar.advance(task, len(block) * world)
             if state_file is not None and len(done) - saved >= save_every:

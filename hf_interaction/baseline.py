@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import math
 import statistics
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -45,7 +45,7 @@ def fresh_init(model: torch.nn.Module, init_seed: int) -> torch.nn.Module:
 def _geomean(values: list[float | None]) -> float | None:
     if not values or any(v is None or not v > 0 for v in values):
         return None
-    return math.exp(statistics.fmean(math.log(v) for v in values))
+    return math.exp(statistics.fmean(math.log(cast(float, v)) for v in values))
 
 
 def _mean(values: list[Any]) -> float | None:

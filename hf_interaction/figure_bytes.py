@@ -5,15 +5,18 @@ Every figure of a report (the correlation report, the sweep report) goes through
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 #: rcParams that make the SVG output reproducible.
-REPRODUCIBLE_RC = {"svg.hashsalt": "hf-interaction", "svg.fonttype": "path"}
+REPRODUCIBLE_RC: dict[RcKeyType, Any] = {"svg.hashsalt": "hf-interaction", "svg.fonttype": "path"}
 PNG_METADATA = {"Software": None}
 SVG_METADATA = {"Date": None, "Creator": None}
 
 
-def figure_bytes(fig: Any, dpi: int, rc: dict | None = None) -> tuple[bytes, bytes]:
+def figure_bytes(fig: Any, dpi: int, rc: dict[RcKeyType, Any] | None = None) -> tuple[bytes, bytes]:
     """(PNG at ``dpi``, SVG) bytes of a matplotlib figure, with ``rc`` on top of REPRODUCIBLE_RC."""
     import matplotlib
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 #: GGUF ``general.architecture`` values loaded here; the rest keep transformers' own GGUF route.
 FAST_ARCHITECTURES = frozenset({"llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "starcoder2"})
@@ -106,9 +106,9 @@ def config_dict(gguf: GgufParse) -> dict | None:
 
     config: dict = {"tie_word_embeddings": all(n != "output.weight" for n in gguf.tensor_names)}
     defaults = GGUF_CONFIG_DEFAULTS_MAPPING.get(updated, GGUF_CONFIG_DEFAULTS_MAPPING.get(architecture) or {})
-    for key, value in defaults.items():
-        config.setdefault(key, value)
-    renames = GGUF_TO_TRANSFORMERS_MAPPING["config"]
+    for key, default in defaults.items():
+        config.setdefault(key, default)
+    renames = cast(dict[str, dict[str, Any]], GGUF_TO_TRANSFORMERS_MAPPING["config"])
     for gguf_key, value in metadata.items():
         prefix, _, config_key = gguf_key.replace(architecture, updated).partition(".")
         value = _unwrap(value)

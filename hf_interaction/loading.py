@@ -103,6 +103,7 @@ def load_model(
     if ref.kind == "gguf":
         pass  # a GGUF file holds tensors only (no pickle); dequantized as transformers does (gguf_load.py)
     elif ref.has_weights_dir:
+        assert ref.path is not None  # set for every kind with a weights directory
         _check_local_weights(ref.path, allow_pickle)
     else:
         _check_hub_weights(ref, allow_pickle)
@@ -145,7 +146,7 @@ def load_model(
         raise InputError(f"cannot load {ref.model_id}: {msg}") from None
     if device and not device_map:
         try:
-            model.to(device)
+            model.to(device)  # type: ignore[arg-type]  # transformers' @wraps hides method binding
         except (RuntimeError, AssertionError) as exc:
             raise UsageError(f"cannot move the model to device {device!r}: {str(exc).splitlines()[0]}") from None
     model.eval()
@@ -169,6 +170,7 @@ def _gguf_fast(ref: ModelRef, auto, kwargs: dict):
     from .gguf_load import load_model as load_gguf_model
     from .gguf_load import load_tokenizer, parse
 
+    assert ref.path is not None and ref.gguf_file is not None  # both set for kind "gguf"
     gguf = parse(ref.path / ref.gguf_file)
     if gguf is None:
         return None, None
@@ -183,5 +185,6 @@ def _weights_format(ref: ModelRef, allow_pickle: bool) -> str:
 
 def _uses_safetensors(ref: ModelRef) -> bool:
     if ref.has_weights_dir:
+        assert ref.path is not None  # set for every kind with a weights directory
         return bool(_weight_files(ref.path)[0])
     return True

@@ -17,6 +17,8 @@ positions are left out.
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import torch
 from torch import nn
 
@@ -50,8 +52,9 @@ class OutputFunction:
         aliases = parts.mlp_alias_modules or [None] * len(parts.blocks)
         for layer, block in enumerate(parts.blocks):
             self._handles.append(block.register_forward_pre_hook(self._block_hook(layer), with_kwargs=True))
-            if aliases[layer] is not None:
-                self._handles.append(aliases[layer].register_forward_pre_hook(self._mlp_hook(layer), with_kwargs=True))
+            alias = aliases[layer]
+            if alias is not None:
+                self._handles.append(alias.register_forward_pre_hook(self._mlp_hook(layer), with_kwargs=True))
 
     @property
     def prefix(self) -> int:
@@ -91,13 +94,13 @@ class OutputFunction:
 
     @property
     def input_device(self) -> torch.device:
-        return self.parts.embedding.weight.device
+        return cast(torch.Tensor, self.parts.embedding.weight).device
 
     def raw_output(self, *, input_ids: torch.Tensor | None = None, inputs_embeds: torch.Tensor | None = None,
                    full_logits: bool = False) -> torch.Tensor:
         """Uncentred, unscaled output: last-position logits (or all logits with ``full_logits``), or the
         encoder's last hidden state at the last position."""
-        kwargs = {"use_cache": False} if self.kind == CAUSAL_LM else {}
+        kwargs: dict[str, Any] = {"use_cache": False} if self.kind == CAUSAL_LM else {}
         if self.kind == CAUSAL_LM and not full_logits:
             kwargs["logits_to_keep"] = 1
         out = self.model(input_ids=input_ids, inputs_embeds=inputs_embeds, **kwargs)
@@ -116,7 +119,8 @@ class OutputFunction:
         missing = [layer for layer, t in enumerate(self._blocks) if t is None]
         if missing:
             raise RuntimeError(f"blocks {missing} were not called in the forward pass")
-        out = ForwardOut(f=f, block_inputs=list(self._blocks), mlp_inputs=list(self._mlps), prefix=self.prefix)
+        block_inputs = cast(list[torch.Tensor], list(self._blocks))  # none missing
+        out = ForwardOut(f=f, block_inputs=block_inputs, mlp_inputs=list(self._mlps), prefix=self.prefix)
         # Drop our references so the autograd graph is freed as soon as the caller is done with it.
         self._blocks = [None] * len(self.parts.blocks)
         self._mlps = [None] * len(self.parts.blocks)

@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import InputError
 
-Writer = Callable[[Path], None]
+Writer = Callable[[Path], object]  # what it returns is ignored
 
 
 def output_dir(path: str | Path) -> Path:

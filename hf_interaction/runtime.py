@@ -99,7 +99,8 @@ def matmul_precision(requested: str, device_type: str, dtype: str) -> Iterator[s
     try:  # the flags transformers and accelerate set; unreadable once a caller used torch's newer API
         saved = ("allow_tf32", matmul.allow_tf32, cudnn.allow_tf32)
     except RuntimeError:
-        saved = ("fp32_precision", matmul.fp32_precision, cudnn.conv.fp32_precision)
+        conv = cudnn.conv  # type: ignore[attr-defined]  # torch stub lacks cudnn.conv
+        saved = ("fp32_precision", matmul.fp32_precision, conv.fp32_precision)
     value = tf32 if saved[0] == "allow_tf32" else ("tf32" if tf32 else "ieee")
     _set_tf32(saved[0], value, value)
     try:
@@ -114,7 +115,8 @@ def _set_tf32(api: str, matmul_value: Any, cudnn_value: Any) -> None:
     if api == "allow_tf32":
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul_value, cudnn_value
     else:
-        torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision = matmul_value, cudnn_value
+        conv = torch.backends.cudnn.conv  # type: ignore[attr-defined]  # torch stub lacks cudnn.conv
+        torch.backends.cuda.matmul.fp32_precision, conv.fp32_precision = matmul_value, cudnn_value
 
 
 def gpu_peak_gb(devices) -> float | None:

@@ -12,6 +12,7 @@ directory (``platformdirs.user_cache_dir("hf-interaction")``).
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import os
@@ -204,7 +205,7 @@ class Store:
                 out += self._select(k, "model = ?", (model,))
         return out
 
-    def latest(self, kind: str, model: str) -> list[Record]:
+    def latest(self, kind: str, model: str) -> builtins.list[Record]:
         """Records of one kind for a model, newest first (by insertion order: ``created_at`` has
         one-second resolution, and a replaced record is re-inserted, so row order is the truth)."""
         return list(reversed(self.list(kind, model)))
@@ -232,7 +233,7 @@ class Store:
         with self._connect() as conn:
             conn.execute("DELETE FROM failures WHERE kind = ? AND model = ?", (kind, model))
 
-    def failures(self, kind: str | None = None) -> list[dict]:
+    def failures(self, kind: str | None = None) -> builtins.list[dict]:
         """Recorded failures (kind, model, reason, settings, created_at), oldest first."""
         where, args = ("kind = ?", (_check_kind(kind),)) if kind else ("1 = 1", ())
         with self._connect() as conn:
@@ -241,7 +242,7 @@ class Store:
         return [{"kind": k, "model": m, "reason": r, "settings": json.loads(s), "created_at": c}
                 for k, m, r, s, c in rows]
 
-    def _select(self, kind: str, where: str, args: tuple) -> list[Record]:
+    def _select(self, kind: str, where: str, args: tuple) -> builtins.list[Record]:
         with self._connect() as conn:
             rows = conn.execute(
                 f"SELECT model, revision, settings_hash, settings, payload, schema_version, created_at "

@@ -31,7 +31,7 @@ def suggest_shapes(params: int, *, arch: str = "llama", vocab_size: int = 32000,
     _check_inputs(params, vocab_size, ffn_ratio, head_dim, max_mismatch, depths)
     explicit = depths is not None
     rows, first_error = [], None
-    for depth in sorted(set(depths if explicit else DEFAULT_DEPTHS)):
+    for depth in sorted(set(DEFAULT_DEPTHS if depths is None else depths)):
         try:
             m = match_width(params, depth, arch=arch, head_dim=head_dim, ffn_ratio=ffn_ratio, vocab_size=vocab_size,
                             max_positions=max_positions, match=match, max_mismatch=max_mismatch)

@@ -13,11 +13,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import NumericalError
 
-LossOf = Callable[[Any, Any], Any]  # (model, batch) -> scalar loss tensor
+Batch = TypeVar("Batch")
+LossOf = Callable[[Any, Batch], Any]  # (model, batch) -> scalar loss tensor
 
 
 def adamw(model: Any, lr: float, weight_decay: float) -> Any:
@@ -99,7 +100,7 @@ def validation_loss(model: Any, windows: Any, batch: int = 16, prefix_ids: tuple
     return total / count
 
 
-def train_steps(model: Any, batches: Iterable[Any], loss_of: LossOf, optimizer: Any, schedule: Any, *,
+def train_steps(model: Any, batches: Iterable[Batch], loss_of: LossOf[Batch], optimizer: Any, schedule: Any, *,
                 grad_clip: float, name: str = "model",
                 on_step: Callable[[int, float], None] | None = None) -> list[float]:
     """One optimizer step per batch: loss, backward, clip the gradient norm, AdamW step, schedule step.

@@ -112,7 +112,7 @@ class AgopAccumulator:
         n_layers: int,
         input_probes: int,
         output_probes: int,
-        groups_per_half: int = 2,
+        groups_per_half: int | None = 2,
         output_size: int | None = None,
         embed_size: int | None = None,
         window_groups: int = 1,
@@ -130,6 +130,7 @@ class AgopAccumulator:
             raise ValueError(f"the number of output probes must be even and ≥ 2, got {output_probes}")
         if pair_windows:  # D comes from the stored VJPs, one probe at a time (pairs.py): no groups
             groups_per_half, window_groups, diag_window_groups = output_probes // 2, 1, 0
+        assert groups_per_half is not None, "groups_per_half may be None only with pair_windows"
         if groups_per_half < 1 or (output_probes // 2) % groups_per_half:
             raise ValueError(
                 f"groups_per_half={groups_per_half} must divide the {output_probes // 2} probes of a half"
@@ -152,7 +153,7 @@ class AgopAccumulator:
         self.device = torch.device(device)
         self.chunk_elements = chunk_elements
         T, d, V, L, f64 = seq_len, hidden_size, vocab_size, n_layers, torch.float64
-        kw = {"device": self.device}
+        kw: dict[str, Any] = {"device": self.device}
         self.window_count = torch.zeros((), dtype=torch.int64, **kw)
         self.input_vjp_sums = torch.zeros(input_probes, T, self.embed_size, dtype=f64, **kw)
         self.diag_group_sums = torch.zeros(0 if pair_windows else 2 * groups_per_half, T, V, dtype=cell_dtype, **kw)
@@ -256,6 +257,7 @@ class AgopAccumulator:
         groups = [index % self.window_groups for index in indices]
         for e_i, group in zip(e, groups, strict=True):
             for sl in probe_slices(self.input_probes, probe_batch):
+                assert jvp_vjp is not None and U is not None  # input probes: checked above
                 self._add_input_vjps(sl, jvp_vjp(forward, e_i, U[sl]), group, E_eff)
         mlp_seen: set[int] = set()
         shared = one_forward and self.output_pass == "one_forward"
@@ -305,6 +307,7 @@ class AgopAccumulator:
         key = (E_eff.data_ptr(), tuple(E_eff.shape), E_eff.dtype, E_eff._version)
         if self._gram_key != key:
             self._gram, self._gram_key = embedding_gram(E_eff).to(self.device), key
+        assert self._gram is not None
         return self._gram
 
     def _add_input_vjps(self, sl: slice, vjps: torch.Tensor, group: int, E_eff: torch.Tensor) -> None:

@@ -92,7 +92,8 @@ def _micro_llama(*, N: int, T: int, seed: int) -> WindowPopulation:
 
     V, d = 16, 8
     cfg = LlamaConfig(vocab_size=V, hidden_size=d, intermediate_size=16, num_hidden_layers=2, num_attention_heads=2,
-                      num_key_value_heads=2, max_position_embeddings=32, attn_implementation="eager")
+                      num_key_value_heads=2, max_position_embeddings=32,
+                      attn_implementation="eager")  # type: ignore[call-arg]  # stub omits config **kwargs
     torch.manual_seed(seed)
     model = LlamaForCausalLM(cfg).double().eval().requires_grad_(False)
     E = model.get_input_embeddings().weight.detach()
@@ -179,7 +180,7 @@ def coverage(pop: WindowPopulation, n: int, O: int, seeds: range, *, level: floa
         est = np.array([r[name][0] if r[name][0] is not None else np.nan for r in runs], dtype=float)
         truth = np.array([r[name][2] for r in runs])
         shown = [r[name] for r in runs if r[name][1] is not None]
-        covered = sum(1 for _, ci, t in shown if ci[0] <= t <= ci[1])
+        covered = sum(1 for _, ci, t in shown if ci is not None and ci[0] <= t <= ci[1])
         rel = est - truth if name == "log10 D/F ratio" else (est - truth) / truth  # relative error per audit
         sd = float(np.nanstd(rel))
         bias = float(np.nanmean(rel))

@@ -19,6 +19,7 @@ from hf_interaction.agop.accumulator import AgopAccumulator
 from hf_interaction.agop.finite import refuse_non_finite
 from hf_interaction.agop.jackknife import design_hash
 from hf_interaction.agop.metrics import (
+    ArrayLike,
     effective_rank,
     pearson_full,
     pearson_offdiag,
@@ -138,7 +139,7 @@ def _weight_gram(weights: torch.Tensor | Sequence[torch.Tensor], layer: int, d: 
 
 
 def _nfa(acc: AgopAccumulator, layer: int, weights: torch.Tensor | Sequence[torch.Tensor] | None,
-         root: torch.Tensor | None = None) -> dict[str, Any]:
+         root: ArrayLike | None = None) -> dict[str, Any]:
     """Pearson correlations between WᵀW and sqrt of the MLP-input AGOP of block ``layer`` (``root``:
     that square root, when already formed)."""
     if weights is None:

@@ -118,7 +118,7 @@ def _output_targets(out: ForwardOut, x: torch.Tensor, n_layers: int, R: torch.Te
         raise ValueError(f"forward output f has shape {tuple(out.f.shape)}, probes have length {R.shape[-1]}")
     refuse_non_finite(out.f, "the forward output f (output-probe pass)")
     mlp_layers = [layer for layer, t in enumerate(out.mlp_inputs) if t is not None]
-    targets = [x, *out.block_inputs, *(out.mlp_inputs[layer] for layer in mlp_layers)]
+    targets = [x, *out.block_inputs, *(t for t in out.mlp_inputs if t is not None)]
     names = (
         ["the embeddings e"]
         + [f"the input of block {layer}" for layer in range(n_layers)]

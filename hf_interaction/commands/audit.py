@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,6 +15,11 @@ from ..presets import PRESETS
 from ..runtime import MATMUL_PRECISIONS
 from .common import emit_json, get_interval, interval_options, open_store, safety_options, store_option
 from .options import settings_options
+
+if TYPE_CHECKING:
+    from ..interval import Interval
+    from ..loading import LoadedModel
+    from ..store import Store
 
 #: The audit settings the command takes, in --help order (declared once, on AuditSettings).
 AUDIT_FLAGS = ("T", "n", "input_probes", "output_probes", "groups_per_half", "seed", "probe", "dtype", "f_estimator",
@@ -118,8 +124,8 @@ def command(model, list_path, preset, T, n, input_probes, output_probes, groups_
 class AuditJob:
     """What every model of one `audit` command shares besides its settings."""
 
-    interval: object
-    store: object
+    interval: Interval
+    store: Store | None
     force: bool
     probe_batch: int | None
     device: str | None
@@ -146,7 +152,7 @@ def audit_model(model: str, settings: AuditSettings, job: AuditJob, out_dir: str
     data-parallel launch gets an empty record and None)."""
     from ..audit import run_audit
 
-    target = model
+    target: str | LoadedModel = model
     if job.run_eval:  # load once; the audit and the evaluation both use this model
         from ..audit import load_for_audit
 

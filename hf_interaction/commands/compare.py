@@ -103,7 +103,7 @@ def _match_fields(preset: str | None, **flags) -> dict:
     """Audit settings a stored audit must have: the preset's sizes, overridden by explicit flags. A
     preset's input probes select only audits made with --f-estimator hutchinson (the default pairs
     estimator records 0), so without that flag they select nothing."""
-    fields = dict(PRESET_FIELDS.get(preset, {}))
+    fields = dict(PRESET_FIELDS.get(preset, {})) if preset is not None else {}
     if flags.get("f_estimator") != "hutchinson":
         fields.pop("input_probes", None)
     fields.update({k: v for k, v in flags.items() if v is not None})

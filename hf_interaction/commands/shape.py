@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from .. import api
@@ -80,7 +82,7 @@ def print_table(rows: list[dict], interval) -> None:
     for r in rows:
         cells = []
         for key, _ in TABLE_COLUMNS:
-            v = r.get(key)
+            v: Any = r.get(key)
             if key == "r_dw":
                 cells.append(f"{v:.4f}")
             elif key in ("interval_distance", "interval_coordinate"):

@@ -79,8 +79,9 @@ def _entry(res: Resolved, label: str, interval: Interval) -> ModelEntry:
         from ..shape import shape_from_config
 
         shape = shape_from_config(res.ref.config, res.model_id, interval)
-        weights = res.ref.weights
+        weights: dict | None = res.ref.weights
     else:
+        assert res.stored_shape is not None  # a spec resolved from the store carries its shape
         shape = {**res.stored_shape, **interval.position(res.stored_shape["r_dw"])}
         weights = res.stored_weights
     entry = ModelEntry(res.spec, label, res.model_id, res.revision, res.source, shape, weights=weights)

@@ -44,7 +44,7 @@ def check_settings(comparison: Comparison, store: Store | None, match: AuditMatc
     audited = [m for m in comparison.models if m.audit_settings is not None]
     # Settings that change only the CIs (bootstrap units, replicates) or how the same quantity is
     # computed (the JVP method) are not a mismatch: groups_per_half is chosen from the vocabulary.
-    by_label = {m.label: m.audit_settings for m in audited}
+    by_label = {m.label: m.audit_settings for m in audited if m.audit_settings is not None}
     diff = differing_settings(by_label, INTERVAL_ONLY_SETTINGS | RECORD_FORMAT_KEYS)
     comparison.settings_mismatch = diff
     interval_only = {k: v for k, v in differing_settings(by_label, RECORD_FORMAT_KEYS).items()
@@ -61,7 +61,7 @@ def check_settings(comparison: Comparison, store: Store | None, match: AuditMatc
             text += f"; every compared model has an audit with settings {common}: pass --settings-hash {common}"
         comparison.warnings.append(text)
     evaluated = [m for m in comparison.models if m.evaluation_settings is not None]
-    ediff = differing_settings({m.label: m.evaluation_settings for m in evaluated})
+    ediff = differing_settings({m.label: m.evaluation_settings for m in evaluated if m.evaluation_settings is not None})
     comparison.eval_settings_mismatch = ediff
     if ediff:
         comparison.warnings.append("the MMLU-Pro evaluations were made with different settings, so their scores are "

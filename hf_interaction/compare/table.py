@@ -3,7 +3,7 @@ each value and delta is written (through :mod:`hf_interaction.numbers`), and the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from ..numbers import count, fixed, interval, sci, sig, signed
 from .comparison import AUDIT_KEYS, EVAL_KEYS, MISSING, Comparison
@@ -65,7 +65,8 @@ def value_cell(row: dict[str, Any], key: str, kind: str) -> str:
         err = row.get("mmlu_pro_acc_stderr")
         return fixed(value, 4) + (f" ± {fixed(err, 4)}" if err is not None else "")
     if kind == "audit":
-        return value if not row.get("audit_settings_hash") else f"{value} ({row['audit_settings_hash'][:8]})"
+        status = cast(str, value)  # audit_status is always set
+        return status if not row.get("audit_settings_hash") else f"{status} ({row['audit_settings_hash'][:8]})"
     return str(value)
 
 

@@ -4,6 +4,7 @@ written all or nothing through :func:`hf_interaction.outputs.write_together`."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from ..outputs import json_text, output_dir, text_writer, write_together
 from .comparison import Comparison
@@ -24,7 +25,7 @@ def write_outputs(comparison: Comparison, out_dir: str | Path, command: str | No
     audited = [m for m in comparison.models if m.audit and m.audit.get("layers")]
 
     def figure(tmp: Path) -> None:
-        plot_layer_profiles([m.audit for m in audited], tmp, [m.label for m in audited])
+        plot_layer_profiles(cast(list[dict], [m.audit for m in audited]), tmp, [m.label for m in audited])
 
     targets = {"md": out / "compare.md", "csv": out / "compare.csv", "json": out / "compare.json",
                "png": out / "compare_layer_profiles.png"}

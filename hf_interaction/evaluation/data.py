@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from ..errors import InputError, NotReachableError
@@ -94,7 +94,7 @@ def read_local_data(files: dict[str, Path]) -> dict[str, list[dict]]:
     return rows
 
 
-def data_fingerprint(splits: dict[str, Sequence[dict]]) -> str:
+def data_fingerprint(splits: Mapping[str, Sequence[dict]]) -> str:
     """sha256 of the rows of every split as canonical JSON: equal for equal data, whatever the source."""
     h = hashlib.sha256()
     for split in sorted(splits):

@@ -4,6 +4,7 @@ key the results store."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,6 +95,7 @@ def describe_work(loaded: LoadedTask, samples: dict[str, list[int]] | None, limi
     n_options = 0
     for name, task in loaded.tasks.items():
         docs = task.eval_docs
+        chosen: Sequence[int]
         if samples is not None:
             chosen = samples.get(name, [])
         else:

@@ -53,7 +53,7 @@ def plan_samples(loaded: LoadedTask, fraction: float, seed: int) -> tuple[dict[s
     samples: dict[str, list[int]] = defaultdict(list)
     for k in picked:
         samples[pairs[k][0]].append(pairs[k][1])
-    population = defaultdict(int)
+    population: defaultdict[str, int] = defaultdict(int)
     for _, _, c in pairs:
         population[c] += 1
     info = {"fraction": fraction, "seed": seed, "population": dict(sorted(population.items())),

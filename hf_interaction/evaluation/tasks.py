@@ -150,7 +150,7 @@ def load_task(spec: TaskSpec, data_dir: str | Path | None = None) -> LoadedTask:
         rows = _task_rows(tasks)
         for split in SPLITS:
             validate_rows(rows[split], split, HUB_DATASET)
-        data = {"source": "hub", "dataset": HUB_DATASET}
+        data: dict[str, Any] = {"source": "hub", "dataset": HUB_DATASET}
     else:
         files = local_data_files(data_dir)
         rows = read_local_data(files)
@@ -178,7 +178,7 @@ def check_fewshot_pool(spec: TaskSpec, rows: dict[str, list[dict]], num_fewshot:
             raise InputError(f"the validation split has {len(rows['validation'])} rows, fewer than the "
                              f"{num_fewshot} few-shot examples", "use --num-fewshot with a smaller number")
         return
-    per_category = defaultdict(int)
+    per_category: defaultdict[str, int] = defaultdict(int)
     for row in rows["validation"]:
         per_category[row["category"]] += 1
     for category in sorted({r["category"] for r in rows["test"]}):

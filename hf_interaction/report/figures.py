@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import textwrap
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import matplotlib.style
@@ -30,6 +31,9 @@ from .lead import LeadAnalysis
 from .lead_figure import LEAD_FIGURE, lead_residual_figure
 from .residuals import STATISTICS, residuals
 from .stats import SettingAnalysis
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 RDW_FIGURE = "mmlu_pro_rdw_vs_score"
 RESIDUAL_FIGURE = "mmlu_pro_residual_vs_distance"
@@ -51,7 +55,7 @@ PANEL_SIZE = (6.4, 4.6)  # inches per panel
 POINT_SIZES = (30.0, 260.0)  # marker area range for log10 params
 RDW_TICKS = (0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.045, 0.065, 0.1, 0.15)
 MARKERS = ("o", "s", "^", "D", "v", "P", "X")
-RC = {
+RC: dict[RcKeyType, Any] = {
     "svg.hashsalt": "hf-interaction",
     "svg.fonttype": "path",
     "font.family": "DejaVu Sans",
@@ -131,9 +135,9 @@ def _scatter(ax, data: pd.DataFrame, x: str, y: str, styles: dict, size_norm: tu
 def _legend(fig: Figure, styles: dict, families: Sequence[str], size_norm: tuple[float, float],
             interval: Interval | None) -> None:
     """One figure legend: families (colour + marker), reference sizes, and the interval band."""
-    handles = [Line2D([], [], linestyle="", marker=styles[f][1], markerfacecolor=styles[f][0],
-                      markeredgecolor="black", markeredgewidth=0.4, markersize=7, label=f)
-               for f in sorted(set(families))]
+    handles: list[Line2D | Patch] = [Line2D([], [], linestyle="", marker=styles[f][1], markerfacecolor=styles[f][0],
+                                            markeredgecolor="black", markeredgewidth=0.4, markersize=7, label=f)
+                                     for f in sorted(set(families))]
     lo, hi = size_norm
     for params in (1e8, 3e8, 1e9, 3e9, 1e10):
         lp = math.log10(params)

@@ -46,11 +46,11 @@ def _points(ax, rows: pd.DataFrame, colours: dict[str, tuple]) -> None:
 
 def _legend(ax, rows: pd.DataFrame, colours: dict[str, tuple]) -> None:
     kinds = rows["base_or_instruct"].str.strip().str.lower()
-    handles = [Line2D([], [], linestyle="", marker=STYLE[k][0], markersize=7,
-                      markerfacecolor=colours[k] if STYLE[k][1] else "none",
-                      markeredgecolor="black" if STYLE[k][1] else colours[k],
-                      label=f"{k} (n = {int((kinds == k).sum())})")
-               for k in STYLE]
+    handles: list[Line2D | Patch] = [Line2D([], [], linestyle="", marker=STYLE[k][0], markersize=7,
+                                            markerfacecolor=colours[k] if STYLE[k][1] else "none",
+                                            markeredgecolor="black" if STYLE[k][1] else colours[k],
+                                            label=f"{k} (n = {int((kinds == k).sum())})")
+                                     for k in STYLE]
     inside = int((rows["interval_distance"] == 0).sum())
     handles.append(Patch(facecolor="0.80", edgecolor="0.55", label=f"inside the interval, distance 0 (n = {inside})"))
     ax.figure.legend(handles=handles, loc="outside lower center", ncol=3, frameon=False, fontsize=7.5)

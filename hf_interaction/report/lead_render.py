@@ -107,19 +107,19 @@ def _composition(lead: LeadAnalysis, rows: pd.DataFrame) -> str:
 
 
 def _findings(lead: LeadAnalysis) -> str:
-    done = [r for r in lead.results if r.estimate is not None]
-    sig = [r for r in done if significant(r.estimate)]
+    done = [(r, r.estimate) for r in lead.results if r.estimate is not None]
+    sig = [(r, est) for r, est in done if significant(est)]
     if not sig:
         text = (f"None of the {len(done)} computed analyses finds an association (permutation p < 0.05 with a "
                 "bootstrap interval excluding 0). The detectable |r| column gives the size of association each could "
                 "have detected; smaller ones are not ruled out.")
     else:
         text = ("Significant (permutation p < 0.05, bootstrap interval excluding 0): "
-                + "; ".join(f"{r.spec.label} (partial r = {fixed(r.estimate.value, 3)})" for r in sig) + ".")
-    flips = [r for r in sig if r.estimate.lofo is not None and r.estimate.lofo.sign_flips]
+                + "; ".join(f"{r.spec.label} (partial r = {fixed(est.value, 3)})" for r, est in sig) + ".")
+    flips = [(r, est.lofo) for r, est in sig if est.lofo is not None and est.lofo.sign_flips]
     if flips:
         text += " Dropping one family changes the sign of a significant estimate in: " + "; ".join(
-            f"{r.spec.label} (without {', '.join(r.estimate.lofo.sign_flips)})" for r in flips) + "."
+            f"{r.spec.label} (without {', '.join(lofo.sign_flips)})" for r, lofo in flips) + "."
     return text
 
 

@@ -200,6 +200,7 @@ class LofoResult:
 def leave_one_family_out(key: str, x, y, logp, families, full_value: float) -> LofoResult | None:
     """Recompute statistic ``key`` dropping each family in turn; None with fewer than two families."""
     x, y, logp, fams = as_arrays(x, y, logp, families)
+    assert fams is not None  # families are required here
     names = sorted(set(fams))
     if len(names) < 2:
         return None
@@ -279,6 +280,7 @@ def analyse_predictor(predictor: str, score, x, logp, families, models, *, n_boo
     Returns None when fewer than MIN_MODELS models have the predictor.
     """
     x, score, logp, fams = as_arrays(x, score, logp, families)
+    assert fams is not None  # families are required here
     ok = np.isfinite(score) & np.isfinite(x) & np.isfinite(logp)
     if ok.sum() < MIN_MODELS:
         return None

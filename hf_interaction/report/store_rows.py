@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from typing import cast
 
 from ..errors import InputError
 from ..presets import INTERVAL_ONLY_SETTINGS, comparable_settings
-from ..store import settings_hash
+from ..store import Record, settings_hash
 
 EVAL_SETTING_PREFIX = "hf-interaction eval: "
 #: Keys of a stored evaluation's payload the report reads, and those of its settings.
@@ -41,7 +42,7 @@ def _require(obj: object, keys: tuple[str, ...], what: str) -> dict:
     missing = list(keys) if not isinstance(obj, dict) else [k for k in keys if k not in obj]
     if missing:
         raise InputError(f"{what} lacks {', '.join(missing)}", _NO_STORE_HINT)
-    return obj
+    return cast(dict, obj)
 
 
 def _number(value: object, what: str) -> float:
@@ -85,7 +86,7 @@ def store_scores(store, model_ids: set[str]) -> tuple[list[dict], list[str]]:
     (model_id, setting, score, source) and notes on what was skipped.
     """
     notes: list[str] = []
-    chosen: dict[tuple[str, str], tuple[object, float]] = {}
+    chosen: dict[tuple[str, str], tuple[Record, float]] = {}
     skipped_unlisted = 0
     for rec in store.list("evaluations"):
         if rec.model not in model_ids:

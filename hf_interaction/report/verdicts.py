@@ -39,7 +39,7 @@ def significant(est: Estimate | None) -> bool:
 
 def direction(est: Estimate | None) -> str:
     """'higher' (farther from the interval scores higher), 'lower', or 'none' (not detectable)."""
-    if not significant(est):
+    if est is None or not significant(est):
         return "none"
     return "higher" if est.value > 0 else "lower"
 

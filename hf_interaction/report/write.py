@@ -15,7 +15,7 @@ import pandas as pd
 from ..document import to_html, to_markdown
 from ..errors import UsageError
 from ..interval import DEFAULT_INTERVAL, Interval
-from ..outputs import bytes_writer, output_dir, write_together
+from ..outputs import Writer, bytes_writer, output_dir, write_together
 from ..runtime import package_versions
 from . import stats
 from .inputs import file_sha256
@@ -128,7 +128,7 @@ def generate_report(list_path: str | Path | Sequence[str | Path], out_dir: str |
     files[f"{REPORT_STEM}.md"] = to_markdown(doc).encode()
     files[f"{REPORT_STEM}.html"] = to_html(doc, render.TITLE, {name: png for name, (png, _) in figs.items()}).encode()
     out = output_dir(out_dir)
-    writers = {out / name: bytes_writer(files[name]) for name in sorted(files)}
+    writers: dict[Path, Writer | None] = {out / name: bytes_writer(files[name]) for name in sorted(files)}
     stale = ({f"{stem}.{ext}" for stem in figures.ALL_FIGURES for ext in ("png", "svg")} | {LEAD_STATS_FILE}
              ) - files.keys()
     writers.update({out / name: None for name in sorted(stale)})

@@ -13,7 +13,7 @@ import csv
 import io
 from importlib.resources import files
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
@@ -37,7 +37,7 @@ def paper_bands(csv_path: str | Path | Traversable, tolerance: float = 0.02) -> 
 
     with (Path(csv_path) if isinstance(csv_path, str) else csv_path).open("rb") as fh:
         table = pd.read_csv(fh)
-    per_budget = []
+    per_budget: list[dict[str, Any]] = []
     for budget, group in table.groupby("target_n"):
         best = group.loc[group["test_ce"].idxmin()]
         band = group[group["test_ce"] <= best["test_ce"] * (1 + tolerance)]

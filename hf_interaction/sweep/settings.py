@@ -7,7 +7,7 @@ import hashlib
 import json
 import math
 from dataclasses import MISSING, asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
 from ..presets import PRESETS, SWEEP_AUDIT_PRESETS
@@ -96,5 +96,5 @@ class SweepSettings:
         preset = PRESETS[self.audit_preset]
         from ..audit_settings import AuditSettings
 
-        values = {**preset, "T": min(preset["T"], self.seq_len)}
+        values: dict[str, Any] = {**preset, "T": min(preset["T"], self.seq_len)}
         return AuditSettings(**values, probe=self.corpus)
