@@ -29,8 +29,8 @@ from torch.autograd import forward_ad as fwAD
 def build_model(device: str, d: int, layers: int, vocab: int):
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from hf_interaction.adapters import find_parts
-    from hf_interaction.model_function import CAUSAL_LM, OutputFunction
+    from hf_interaction.audit.output_function import CAUSAL_LM, OutputFunction
+    from hf_interaction.models.adapters import find_parts
 
     torch.manual_seed(0)
     cfg = LlamaConfig(vocab_size=vocab, hidden_size=d, intermediate_size=4 * d, num_hidden_layers=layers,

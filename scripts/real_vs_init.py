@@ -13,7 +13,7 @@ import argparse
 import statistics
 import time
 
-from hf_interaction.audit import AuditSettings, load_for_audit, run_audit
+from hf_interaction.audit.run import AuditSettings, load_for_audit, run_audit
 
 
 def _ci(ci, spec: str) -> str:

@@ -10,7 +10,7 @@ Usage: ``python scripts/select_leaderboard_models.py [--check]``
 3. Each kept id needs a config in ``CONFIGS`` (fields read from a public copy of its ``config.json``,
    cited per row) or in ``shared/reference/small_llm_reference.csv``; ids without one are reported as
    "not yet sourced" and left out.
-4. ``total_params`` is the meta-device count of ``hf_interaction.shape.shape_from_fields`` (the code
+4. ``total_params`` is the meta-device count of ``hf_interaction.shape.config.shape_from_fields`` (the code
    ``hf-interaction shape --list`` runs); a row whose count does not agree with the leaderboard's
    ``params_b`` (see ``agrees``) is dropped with the reason.
 
@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hf_interaction.shape import config_from_fields, shape_from_config, shape_from_fields  # noqa: E402
+from hf_interaction.shape.config import config_from_fields, shape_from_config, shape_from_fields  # noqa: E402
 
 LEADERBOARD = ROOT.parent / "shared" / "reference" / "open_llm_leaderboard_v2.csv"
 REFERENCE = ROOT.parent / "shared" / "reference" / "small_llm_reference.csv"

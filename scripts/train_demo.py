@@ -8,7 +8,7 @@ What it makes (in ``hf_interaction/data/demo/`` by default):
    ``PreTrainedTokenizerFast``;
 2. a tiny ``LlamaForCausalLM`` (4 blocks, width 128, 4 heads, FFN 512, tied embeddings; R_D/W =
    4/128 = 0.031, inside the default efficient interval [0.0204, 0.0645]) trained on the same 95%
-   with the package's one training loop (``hf_interaction.training``: AdamW, warm-up then cosine);
+   with the package's one training loop (``hf_interaction.sweep.training``: AdamW, warm-up then cosine);
    the last 5% of the text is held out for a validation loss;
 3. ``model.safetensors`` + config + tokenizer files, and ``TRAINING.md`` recording how.
 
@@ -37,7 +37,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 from hf_interaction.probe import builtin_corpus
-from hf_interaction.training import adamw, train_steps, validation_loss, warmup_cosine_schedule
+from hf_interaction.sweep.training import adamw, train_steps, validation_loss, warmup_cosine_schedule
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO_ROOT / "hf_interaction" / "data" / "demo"
@@ -130,7 +130,7 @@ def batches(train: torch.Tensor, s: Settings):
 
 
 def train(model: LlamaForCausalLM, train_rows: torch.Tensor, val_rows: torch.Tensor, s: Settings) -> dict:
-    """The package's one training loop (``hf_interaction.training``): AdamW, transformers' warm-up +
+    """The package's one training loop (``hf_interaction.sweep.training``): AdamW, transformers' warm-up +
     cosine schedule to 0, gradient clipping, for s.steps steps; returns the loss history and wall time."""
     optimizer = adamw(model, s.peak_lr, s.weight_decay)
     schedule = warmup_cosine_schedule(optimizer, s.steps, s.warmup_steps, 0.0, warmup_from_zero=True)

@@ -12,8 +12,8 @@ import torch
 from tiny_models import FAMILIES, save_tiny
 
 from hf_interaction import schema
-from hf_interaction.audit import AuditSettings, run_audit
-from hf_interaction.store import Store
+from hf_interaction.audit.run import AuditSettings, run_audit
+from hf_interaction.core.store import Store
 
 # Four output probes (cheap): the default pairs estimator's jackknife over them still gives every interval.
 SMALL = AuditSettings(T=8, n=4, output_probes=4, probe="builtin")
@@ -84,7 +84,7 @@ def test_reproducible_and_store_hit(llama_dir, tmp_path):
 
 
 def test_resume_gives_the_same_result(llama_dir, tmp_path, monkeypatch):
-    from hf_interaction import audit as audit_mod
+    from hf_interaction.audit import measure as audit_mod
 
     # One window per pass, so the run can stop between saved windows (and all runs batch alike).
     monkeypatch.setattr(audit_mod, "WINDOW_BATCH_ROWS", SMALL.output_probes * (SMALL.T + 1))

@@ -7,8 +7,8 @@ import torch
 from tiny_models import save_tiny
 
 from hf_interaction import schema
-from hf_interaction.audit import AuditSettings, load_for_audit, run_audit
-from hf_interaction.baseline import fresh_init
+from hf_interaction.audit.baseline import fresh_init
+from hf_interaction.audit.run import AuditSettings, load_for_audit, run_audit
 
 SETTINGS = AuditSettings(T=8, n=6, output_probes=8, probe="builtin", baseline="init", baseline_seeds=2)
 

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from tiny_models import save_tiny
 
-from hf_interaction.batch import model_subdir, read_list_models
 from hf_interaction.cli import main
+from hf_interaction.commands.batch import model_subdir, read_list_models
+from hf_interaction.core.store import Store
 from hf_interaction.errors import BatchFailed
-from hf_interaction.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "mmlu_pro"
@@ -140,10 +140,10 @@ def test_list_reading_and_per_model_directories(tmp_path):
 def test_report_uses_stored_diag_share_and_lists_failed_and_missing_models(tmp_path):
     """Stored audits enter the report's table with log10 D/F as a predictor (no baseline stored);
     a failure recorded by `audit --list` and the listed models without an audit are named."""
-    from hf_interaction.audit import AuditSettings, run_audit
-    from hf_interaction.interval import DEFAULT_INTERVAL
+    from hf_interaction.audit.run import AuditSettings, run_audit
     from hf_interaction.report import build_table, predictors_of
     from hf_interaction.report.store_rows import list_run_summary
+    from hf_interaction.shape.interval import DEFAULT_INTERVAL
 
     listed = ROOT / "model_lists" / "small_llms.csv"
     scored = [r["model_id"] for r in csv.DictReader(listed.open()) if r["mmlu_pro_score"].strip()]

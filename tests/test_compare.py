@@ -16,11 +16,11 @@ import torch
 from tiny_models import FAMILIES, VOCAB, train_tokenizer
 
 from hf_interaction import schema
-from hf_interaction.audit import AuditSettings, run_audit
+from hf_interaction.audit.presets import PRESETS
+from hf_interaction.audit.run import AuditSettings, run_audit
 from hf_interaction.compare import AuditMatch, compare_models
-from hf_interaction.interval import Interval
-from hf_interaction.presets import PRESETS
-from hf_interaction.store import Store
+from hf_interaction.core.store import Store
+from hf_interaction.shape.interval import Interval
 
 TINY = AuditSettings(T=8, n=2, output_probes=4, probe="builtin")
 CLI_TINY = ["--probe", "builtin", "--T", "8", "--n", "2", "--output-probes", "4"]
@@ -33,7 +33,7 @@ def _save_trained_llama(depth: int, out_dir, tokenizer_dir, steps: int = 4):
     from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
 
     from hf_interaction.probe import load_corpus_text
-    from hf_interaction.shape import build_config
+    from hf_interaction.shape.config import build_config
 
     config = build_config({**FAMILIES["llama"], "num_hidden_layers": depth, "vocab_size": VOCAB})
     torch.manual_seed(depth)

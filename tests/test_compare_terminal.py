@@ -10,8 +10,8 @@ from tiny_models import FAMILIES
 
 from hf_interaction.compare import compare_models, table_cells
 from hf_interaction.compare.terminal import layout
-from hf_interaction.shape import shape_from_config
-from hf_interaction.store import Store
+from hf_interaction.core.store import Store
+from hf_interaction.shape.config import shape_from_config
 
 LONG_IDS = ("HuggingFaceTB/SmolLM2-1.7B-Instruct", "meta-llama/Llama-3.1-8B-Instruct",
             "Qwen/Qwen2.5-Coder-32B-Instruct-GPTQ-Int4", "mistralai/Mistral-Small-24B-Instruct-2501",

@@ -8,12 +8,12 @@ import inspect
 
 import pytest
 
-from hf_interaction.audit import run_audit
-from hf_interaction.audit_settings import AuditSettings, default_settings
+from hf_interaction.audit.run import run_audit
+from hf_interaction.audit.settings import AuditSettings, default_settings
 from hf_interaction.commands.audit import settings_for
 from hf_interaction.compare.select import audit_settings_for
 from hf_interaction.errors import UsageError
-from hf_interaction.source import resolve_model
+from hf_interaction.models.source import resolve_model
 
 
 @pytest.mark.parametrize(("model", "preset", "probe"), [

@@ -8,9 +8,9 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from hf_interaction import demo
-from hf_interaction.demo import demo_path
 from hf_interaction.errors import InputError
+from hf_interaction.models import demo
+from hf_interaction.models.demo import demo_path
 from hf_interaction.probe import builtin_corpus, make_windows
 
 
@@ -89,8 +89,8 @@ def test_family_member_loads_has_its_position_and_has_learned(name):
 def test_family_members_share_one_budget_and_ship_the_sweep_interval():
     import json
 
-    from hf_interaction.demo import demo_family_dir
-    from hf_interaction.shape import shape_from_config
+    from hf_interaction.models.demo import demo_family_dir
+    from hf_interaction.shape.config import shape_from_config
 
     counts = []
     for name in FAMILY_POSITION:
@@ -105,7 +105,7 @@ def test_family_members_share_one_budget_and_ship_the_sweep_interval():
 
 
 def test_family_resolves_as_embedded_models():
-    from hf_interaction.source import resolve_model
+    from hf_interaction.models.source import resolve_model
 
     ref = resolve_model("demo-mid")
     assert ref.kind == "embedded" and ref.model_id == "demo-mid" and ref.path == demo_path("demo-mid")

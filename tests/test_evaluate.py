@@ -25,6 +25,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hf_interaction import schema
+from hf_interaction.core.store import Store
 from hf_interaction.evaluation import (
     HUB_DATASET,
     TASKS,
@@ -37,9 +38,8 @@ from hf_interaction.evaluation import (
     stratified_subsample,
 )
 from hf_interaction.evaluation.lm_eval_compat import lean_simple_evaluate
-from hf_interaction.loading import load_model
-from hf_interaction.source import resolve_model
-from hf_interaction.store import Store
+from hf_interaction.models.loading import load_model
+from hf_interaction.models.source import resolve_model
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "mmlu_pro"
 ROOT = Path(__file__).resolve().parents[1]

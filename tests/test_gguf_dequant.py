@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from gguf import GGML_QUANT_SIZES, GGMLQuantizationType, dequantize
 
-from hf_interaction.gguf_dequant import dequantize_fast
+from hf_interaction.models.gguf.dequant import dequantize_fast
 
 TYPES = [GGMLQuantizationType.Q8_0, GGMLQuantizationType.Q4_0, GGMLQuantizationType.Q4_1]
 
@@ -50,7 +50,7 @@ def test_f16_and_fallback_bit_identical():
 def test_smollm2_tensors_bit_identical():
     from gguf import GGUFReader
 
-    from hf_interaction.source import resolve_model
+    from hf_interaction.models.source import resolve_model
 
     ref = resolve_model("smollm2")
     for tensor in GGUFReader(ref.path / ref.gguf_file).tensors:

@@ -1,4 +1,4 @@
-"""The one-parse GGUF loading (hf_interaction/gguf_load.py) against transformers' own GGUF path, on the
+"""The one-parse GGUF loading (hf_interaction/models/gguf/load.py) against transformers' own GGUF path, on the
 real SmolLM2-135M-Instruct Q4_1 file: the same config dict, the same tensors bit for bit, the same
 tokenizer. The reference is transformers' ``load_gguf_checkpoint(path, return_tensors=True,
 model_to_load=...)``, the call ``from_pretrained(dir, gguf_file=...)`` makes for this architecture, with
@@ -22,7 +22,7 @@ TEXT = "The quick brown fox <|im_start|>user\nHello, world!<|im_end|> 1234 ünï
 
 @pytest.fixture(scope="module")
 def gguf_path():
-    from hf_interaction.gguf_file import packaged_gguf
+    from hf_interaction.models.gguf.file import packaged_gguf
 
     return packaged_gguf("smollm2")
 
@@ -35,8 +35,8 @@ def reference(gguf_path):
     from transformers import AutoModelForCausalLM
     from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
 
-    from hf_interaction.gguf_file import read_config
-    from hf_interaction.shape import build_config
+    from hf_interaction.models.gguf.file import read_config
+    from hf_interaction.shape.config import build_config
 
     with torch.device("meta"):
         skeleton = AutoModelForCausalLM.from_config(build_config(read_config(gguf_path)), dtype=torch.float32)
@@ -51,15 +51,15 @@ def reference(gguf_path):
 
 @pytest.fixture(scope="module")
 def loaded():
-    from hf_interaction.loading import load_model
-    from hf_interaction.source import resolve_model
+    from hf_interaction.models.loading import load_model
+    from hf_interaction.models.source import resolve_model
 
     return load_model(resolve_model("smollm2"), dtype="float32", attn_implementation="eager")
 
 
 @needs_smollm2
 def test_config_is_transformers_config(gguf_path, reference):
-    from hf_interaction.gguf_load import config_dict, parse
+    from hf_interaction.models.gguf.load import config_dict, parse
 
     assert config_dict(parse(gguf_path)) == reference["config"]
 
@@ -87,7 +87,7 @@ def test_tokenizer_is_autotokenizers(gguf_path, reference, loaded, monkeypatch):
     from transformers import AutoTokenizer
     from transformers.integrations.gguf import get_gguf_tokenizer
 
-    from hf_interaction.gguf_load import parse, tokenizer_parts
+    from hf_interaction.models.gguf.load import parse, tokenizer_parts
 
     assert tokenizer_parts(parse(gguf_path)) == get_gguf_tokenizer(str(gguf_path))
     monkeypatch.setattr(legacy, "load_gguf_checkpoint", lambda path, return_tensors=False: reference)
@@ -101,7 +101,7 @@ def test_tokenizer_is_autotokenizers(gguf_path, reference, loaded, monkeypatch):
 
 @needs_smollm2
 def test_tokenizer_files_beside_the_gguf_leave_it_to_autotokenizer(gguf_path, tmp_path):
-    from hf_interaction.gguf_load import load_tokenizer, parse
+    from hf_interaction.models.gguf.load import load_tokenizer, parse
 
     (tmp_path / gguf_path.name).symlink_to(gguf_path)
     (tmp_path / "tokenizer_config.json").write_text("{}")
@@ -109,7 +109,7 @@ def test_tokenizer_files_beside_the_gguf_leave_it_to_autotokenizer(gguf_path, tm
 
 
 def test_other_architectures_and_unreadable_files_keep_transformers_path(tmp_path):
-    from hf_interaction.gguf_load import GgufParse, config_dict, parse
+    from hf_interaction.models.gguf.load import GgufParse, config_dict, parse
 
     assert config_dict(GgufParse("x.gguf", {"general.architecture": "t5"}, None)) is None
     bad = tmp_path / "cut.gguf"

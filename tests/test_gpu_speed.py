@@ -14,10 +14,11 @@ from tiny_models import save_tiny
 from hf_interaction import schema
 from hf_interaction.agop import finalization
 from hf_interaction.agop.metrics import psd_sqrt, psd_sqrt_batched
-from hf_interaction.audit import WINDOW_BATCH_ROWS, AuditSettings, run_audit, window_batch
-from hf_interaction.device_memory import window_bytes, windows_that_fit
+from hf_interaction.audit.device_memory import window_bytes, windows_that_fit
+from hf_interaction.audit.measure import WINDOW_BATCH_ROWS, window_batch
+from hf_interaction.audit.run import AuditSettings, run_audit
+from hf_interaction.core.runtime import matmul_precision
 from hf_interaction.errors import UsageError
-from hf_interaction.runtime import matmul_precision
 
 SMALL = AuditSettings(T=8, n=4, output_probes=4, probe="builtin")
 
@@ -126,7 +127,7 @@ def test_matmul_precision_follows_a_caller_that_uses_torchs_newer_api():
 
 
 def test_cuda_window_batch_dispatches_to_the_free_memory_rule(monkeypatch):
-    import hf_interaction.device_memory as dm
+    import hf_interaction.audit.device_memory as dm
 
     paper = AuditSettings.from_preset("paper", probe="builtin")
     block = torch.nn.Linear(64, 256)

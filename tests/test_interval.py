@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hf_interaction.errors import UsageError
-from hf_interaction.interval import DEFAULT_INTERVAL, Interval, parse_interval, resolve_interval
+from hf_interaction.shape.interval import DEFAULT_INTERVAL, Interval, parse_interval, resolve_interval
 
 
 def test_default_interval_has_provenance():

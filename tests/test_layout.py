@@ -83,3 +83,9 @@ def test_there_are_no_import_cycles():
         if start not in state:
             cycle = visit(start)
             assert cycle is None, " -> ".join(cycle)
+
+
+def test_the_package_root_holds_only_the_entry_points():
+    root = sorted(p.stem for p in PACKAGE.glob("*.py"))
+    assert root == ["__init__", "__main__", "api", "cli", "errors", "version"], (
+        "put new modules in the package of their part (README: Layout)")

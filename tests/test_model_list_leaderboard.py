@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hf_interaction.model_list import read_model_list
-from hf_interaction.shape import shape_from_fields
+from hf_interaction.shape.config import shape_from_fields
+from hf_interaction.shape.model_list import read_model_list
 
 ROOT = Path(__file__).resolve().parents[1]
 LIST = ROOT / "model_lists" / "open_llm_leaderboard.csv"

@@ -17,7 +17,7 @@ import shutil
 import pytest
 import torch
 
-from hf_interaction.audit import AuditSettings, run_audit
+from hf_interaction.audit.run import AuditSettings, run_audit
 
 SETTINGS = AuditSettings(T=16, n=2, output_probes=8, probe="builtin")
 

@@ -17,12 +17,12 @@ import torch
 from tiny_models import FAMILIES, VOCAB, save_tiny
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from hf_interaction.adapters import find_parts
 from hf_interaction.agop import AgopAccumulator, make_output_probes
-from hf_interaction.audit import AuditSettings, run_audit
-from hf_interaction.model_function import CAUSAL_LM, OutputFunction
+from hf_interaction.audit.output_function import CAUSAL_LM, OutputFunction
+from hf_interaction.audit.run import AuditSettings, run_audit
+from hf_interaction.models.adapters import find_parts
 from hf_interaction.probe import framing_prefix, load_corpus_text, make_windows
-from hf_interaction.shape import build_config
+from hf_interaction.shape.config import build_config
 
 SMALL = AuditSettings(T=8, n=3, output_probes=4, probe="builtin")
 CLI_SMALL = ["--probe", "builtin", "--T", "8", "--n", "2", "--output-probes", "4",

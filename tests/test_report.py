@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from hf_interaction.cli import main
-from hf_interaction.interval import DEFAULT_INTERVAL
+from hf_interaction.core.store import Store
 from hf_interaction.report import (
     DATA_FILE,
     EVAL_SETTING_PREFIX,
@@ -27,7 +27,7 @@ from hf_interaction.report import (
 )
 from hf_interaction.report.lead_figure import LEAD_FIGURE
 from hf_interaction.report.lead_render import LEAD_STATS_FILE
-from hf_interaction.store import Store
+from hf_interaction.shape.interval import DEFAULT_INTERVAL
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLED = REPO / "model_lists" / "small_llms.csv"
@@ -194,7 +194,7 @@ def test_store_scores_and_audits_are_added_as_their_own_setting(model_list, tmp_
     rows = [r for r in _list_rows(model_list) if r["mmlu_pro_score"].strip()][:6]
     store = Store(tmp_path / "store.sqlite")
     for i, row in enumerate(rows):
-        # payload shapes as hf_interaction.evaluate / hf_interaction.audit write them
+        # payload shapes as hf_interaction.evaluate / hf_interaction.audit.run write them
         store.put("evaluations", row["model_id"], "abc123", {"task": "leaderboard_mmlu_pro", "num_fewshot": 5},
                   {"task": "leaderboard_mmlu_pro", "metric": "acc", "acc": 0.1 + 0.02 * i, "acc_stderr": 0.003})
         store.put("audits", row["model_id"], "abc123", {"preset": "cpu"},
@@ -268,8 +268,8 @@ def test_cli_defaults_match_stats_defaults():
 def _audit_record(vocab_size: int, output_function: str | None = None, **overrides) -> tuple[dict, dict]:
     """Settings and payload of a stored audit as ``hf-interaction audit --preset paper`` writes them for a
     model of this vocabulary: ``groups_per_half`` is resolved from the vocabulary size."""
-    from hf_interaction.audit import AuditSettings
-    from hf_interaction.model_function import CAUSAL_LM, OUTPUT_FUNCTION_DOC
+    from hf_interaction.audit.output_function import CAUSAL_LM, OUTPUT_FUNCTION_DOC
+    from hf_interaction.audit.run import AuditSettings
 
     settings = AuditSettings.from_preset("paper", **overrides).resolve_groups(vocab_size).cache_key("c0ffee" * 10)
     return settings, {"metrics": {"output_function": output_function or OUTPUT_FUNCTION_DOC[CAUSAL_LM]}}
@@ -313,7 +313,7 @@ def test_audits_differing_only_in_groups_per_half_both_enter_the_table(model_lis
 
 @pytest.mark.parametrize("differs", ["T", "output_function"])
 def test_audits_with_other_point_estimate_settings_are_left_out_with_a_note(differs, model_list, tmp_path):
-    from hf_interaction.model_function import ENCODER, OUTPUT_FUNCTION_DOC
+    from hf_interaction.audit.output_function import ENCODER, OUTPUT_FUNCTION_DOC
 
     ids = ["Qwen/Qwen2.5-0.5B", "EleutherAI/pythia-160m", "HuggingFaceTB/SmolLM2-1.7B"]
     rows = _scored_rows(model_list, ids)

@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from hf_interaction.interval import DEFAULT_INTERVAL
-from hf_interaction.numbers import fixed
+from hf_interaction.core.numbers import fixed
 from hf_interaction.report import covariates as C
 from hf_interaction.report import stats as S
 from hf_interaction.report.lead import SPECS, analyse_lead, lead_rows, pooled_residuals, significant
 from hf_interaction.report.lead_render import lead_blocks, lead_stats_csv, opening_sentence, robustness_sentence
+from hf_interaction.shape.interval import DEFAULT_INTERVAL
 
 SETTING = "Leaderboard-like setup (synthetic)"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from hf_interaction import api, schema
+from hf_interaction.core.store import Store
 from hf_interaction.schema.upgrade import RENAMES
-from hf_interaction.store import Store
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "schema.md"
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hf_interaction.errors import InputError
-from hf_interaction.shape import build_config, shape_from_config, shape_from_fields
+from hf_interaction.shape.config import build_config, shape_from_config, shape_from_fields
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_LIST = ROOT / "model_lists" / "small_llms.csv"

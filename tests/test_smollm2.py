@@ -21,7 +21,7 @@ PUBLISHED_PARAMS = 134_515_008  # SmolLM2-135M model card / safetensors header
 
 @pytest.fixture(scope="module")
 def gguf_path():
-    from hf_interaction.gguf_file import packaged_gguf
+    from hf_interaction.models.gguf.file import packaged_gguf
 
     return packaged_gguf("smollm2")
 
@@ -67,7 +67,7 @@ def test_cli_audits_the_gguf_file_and_separates_it_from_its_init(run_cli, gguf_p
 
 def test_fast_header_scan_matches_the_gguf_reader(gguf_path, tmp_path):
     from hf_interaction.errors import InputError
-    from hf_interaction.gguf_file import quantization, quantization_via_reader
+    from hf_interaction.models.gguf.file import quantization, quantization_via_reader
 
     assert quantization(gguf_path) == quantization_via_reader(gguf_path)
     truncated = tmp_path / "cut.gguf"

@@ -6,8 +6,8 @@ import sqlite3
 import pandas as pd
 import pytest
 
+from hf_interaction.core.store import Store, settings_hash
 from hf_interaction.errors import UsageError
-from hf_interaction.store import Store, settings_hash
 
 
 def test_round_trip(tmp_path):
@@ -147,8 +147,8 @@ def test_foreign_sqlite_file_is_refused_and_left_alone(tmp_path, capsys):
 
 
 def test_newer_store_schema_is_refused(tmp_path):
+    from hf_interaction.core.store import SCHEMA_VERSION
     from hf_interaction.errors import InputError
-    from hf_interaction.store import SCHEMA_VERSION
 
     path = tmp_path / "s.sqlite"
     Store(path)
@@ -203,9 +203,9 @@ def test_a_newer_record_schema_is_refused(tmp_path):
 def test_a_stored_schema_1_audit_stays_a_cache_hit(tmp_path):
     """A record-schema change renames keys only: an audit stored under schema 1 is still found by
     today's cache key (nothing is recomputed) and is returned with today's key names."""
-    from hf_interaction.audit import AuditSettings, run_audit
+    from hf_interaction.audit.run import AuditSettings, run_audit
+    from hf_interaction.models.source import resolve_model
     from hf_interaction.probe import load_corpus_text
-    from hf_interaction.source import resolve_model
 
     settings = AuditSettings.from_preset("micro", probe="builtin")
     ref = resolve_model("demo")

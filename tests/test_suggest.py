@@ -10,8 +10,8 @@ import warnings
 import pytest
 import torch
 
-from hf_interaction.interval import DEFAULT_INTERVAL, Interval
-from hf_interaction.suggest import suggest_shapes
+from hf_interaction.shape.interval import DEFAULT_INTERVAL, Interval
+from hf_interaction.shape.suggest import suggest_shapes
 
 
 def _meta_counts(raw: dict) -> tuple[int, int]:

@@ -12,11 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hf_interaction import schema
-from hf_interaction.byte_tokenizer import BYTE_VOCAB_SIZE, build_byte_tokenizer, encode_bytes
 from hf_interaction.errors import InputError, UsageError
-from hf_interaction.interval import load_interval_file
+from hf_interaction.shape.interval import load_interval_file
+from hf_interaction.shape.width_matching import ShapeSpec, match_width, matched_count
 from hf_interaction.sweep import SweepSettings, derive_interval, paper_bands, paper_csv_path, prepare_data, train_shape
-from hf_interaction.width_matching import ShapeSpec, match_width, matched_count
+from hf_interaction.sweep.byte_tokenizer import BYTE_VOCAB_SIZE, build_byte_tokenizer, encode_bytes
 
 MICRO = ["--budget", "5000", "--depths", "1,2,4", "--head-dim", "4", "--tokens-per-param", "0.1",
          "--batch-size", "4", "--seq-len", "16", "--audit-preset", "micro", "--max-val-windows", "8",
@@ -164,7 +164,7 @@ def test_learning_rate_schedule_shape():
     """The sweep's warm-up + cosine rule, numerically, and how transformers' schedule relates to it."""
     import torch
 
-    from hf_interaction.training import warmup_cosine, warmup_cosine_schedule
+    from hf_interaction.sweep.training import warmup_cosine, warmup_cosine_schedule
 
     steps, warmup, min_ratio, peak = 45, 5, 0.1, 3e-3
 
@@ -268,7 +268,7 @@ def test_validation_loss_with_a_prefix_counts_text_predictions_only():
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from hf_interaction.training import frame_inputs, validation_loss
+    from hf_interaction.sweep.training import frame_inputs, validation_loss
 
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(vocab_size=40, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,

@@ -82,7 +82,7 @@ def save_tiny(family: str, out_dir: Path, tokenizer_dir: Path, seed: int = 0, mu
 
     from transformers import AutoModel, AutoModelForCausalLM
 
-    from hf_interaction.shape import build_config
+    from hf_interaction.shape.config import build_config
 
     raw = {**(FAMILIES.get(family) or REFUSED[family]), "vocab_size": VOCAB}
     config = build_config(raw)

@@ -142,7 +142,7 @@ def simulate(pop: WindowPopulation, n: int, O: int, seed: int, *, level: float =
     for name, (point, ci) in INTERVALS:
         out[name] = (_get(metrics, point), _get(metrics, ci), exact[name])
     if baseline is not None:
-        from hf_interaction.baseline import log_ratio
+        from hf_interaction.audit.baseline import log_ratio
 
         base_reps: dict = {}
         finalize(_accumulator(baseline, idx, R), embedding_gram(torch.from_numpy(baseline.E)), None,

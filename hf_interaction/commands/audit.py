@@ -8,18 +8,18 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..audit_settings import AuditSettings, default_settings
-from ..batch import DONE, STORED, Outcome, check_model_or_list, model_subdir, read_list_models, run_list
+from ..audit.presets import PRESETS
+from ..audit.settings import AuditSettings, default_settings
+from ..core.runtime import MATMUL_PRECISIONS
 from ..errors import UsageError
-from ..presets import PRESETS
-from ..runtime import MATMUL_PRECISIONS
+from .batch import DONE, STORED, Outcome, check_model_or_list, model_subdir, read_list_models, run_list
 from .common import emit_json, get_interval, interval_options, open_store, safety_options, store_option
 from .options import settings_options
 
 if TYPE_CHECKING:
-    from ..interval import Interval
-    from ..loading import LoadedModel
-    from ..store import Store
+    from ..core.store import Store
+    from ..models.loading import LoadedModel
+    from ..shape.interval import Interval
 
 #: The audit settings the command takes, in --help order (declared once, on AuditSettings).
 AUDIT_FLAGS = ("T", "n", "input_probes", "output_probes", "groups_per_half", "seed", "probe", "dtype", "f_estimator",
@@ -150,11 +150,11 @@ def audit_model(model: str, settings: AuditSettings, job: AuditJob, out_dir: str
 
     Returns the AuditResult and the evaluation (None without --eval; a non-main process of a
     data-parallel launch gets an empty record and None)."""
-    from ..audit import run_audit
+    from ..audit.run import run_audit
 
     target: str | LoadedModel = model
     if job.run_eval:  # load once; the audit and the evaluation both use this model
-        from ..audit import load_for_audit
+        from ..audit.run import load_for_audit
 
         target = load_for_audit(model, settings, device=job.device, device_map=job.device_map,
                                 allow_pickle=job.allow_pickle, trust_remote_code=job.trust_remote_code)

@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from ..interval import Interval, resolve_interval
-from ..store import Store
+from ..core.store import Store
+from ..shape.interval import Interval, resolve_interval
 
 
 def interval_options(func: Callable) -> Callable:

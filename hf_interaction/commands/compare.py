@@ -8,9 +8,9 @@ import sys
 
 import click
 
-from ..audit_settings import AuditSettings
+from ..audit.presets import PRESETS
+from ..audit.settings import AuditSettings
 from ..errors import GateFailed, UsageError
-from ..presets import PRESETS
 from .common import emit_csv, emit_json, get_interval, interval_options, open_store, safety_options, store_option
 from .options import settings_options
 

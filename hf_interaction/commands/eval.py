@@ -6,10 +6,10 @@ import os
 
 import click
 
-from ..audit_settings import DTYPES
-from ..batch import DONE, STORED, Outcome, check_model_or_list, model_subdir, read_list_models, run_list
+from ..audit.settings import DTYPES
+from ..core.numbers import cell
 from ..errors import UsageError
-from ..numbers import cell
+from .batch import DONE, STORED, Outcome, check_model_or_list, model_subdir, read_list_models, run_list
 from .common import emit_json, open_store, safety_options, store_option
 
 

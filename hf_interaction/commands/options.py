@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 import click
 
-from ..setting import flag_of
+from ..core.setting import flag_of
 
 #: ``run``: the command computes with the value (default: the field's, or the preset's);
 #: ``select``: the value selects stored results (and is used when the command computes missing ones).

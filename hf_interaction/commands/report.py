@@ -22,7 +22,7 @@ def _store_for_report(store_path: str | None, no_store: bool):
     """
     if no_store:
         return None, None
-    from ..store import default_store_path
+    from ..core.store import default_store_path
 
     path = Path(store_path) if store_path else default_store_path()
     if not path.is_file():

@@ -7,8 +7,8 @@ from typing import Any
 import click
 
 from .. import api
+from ..core.numbers import cell
 from ..errors import UsageError
-from ..numbers import cell
 from .common import (
     emit_csv,
     emit_json,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..store import KINDS
+from ..core.store import KINDS
 from .common import emit_json, open_store, store_option
 
 

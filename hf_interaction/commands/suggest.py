@@ -30,7 +30,7 @@ def command(params, arch, vocab_size, ffn_ratio, head_dim, match, depths, max_mi
     meta-device parameter counts, R_D/W and position in the efficient interval; the shape closest to
     the interval's centre (in log R_D/W) first. Width matching follows `sweep` (closest count among
     multiples of --head-dim)."""
-    from ..suggest import suggest_shapes
+    from ..shape.suggest import suggest_shapes
 
     interval = get_interval(interval_text, interval_file)
     rows = suggest_shapes(params, arch=arch, vocab_size=vocab_size, ffn_ratio=ffn_ratio, head_dim=head_dim,

@@ -9,10 +9,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..core.store import Store, settings_hash
 from ..errors import InputError, NotReachableError, UsageError
-from ..interval import DEFAULT_INTERVAL, Interval
-from ..source import ModelRef
-from ..store import Store, settings_hash
+from ..models.source import ModelRef
+from ..shape.interval import DEFAULT_INTERVAL, Interval
 from .checks import check_settings
 from .comparison import Comparison, ModelEntry, finite
 from .resolve import Resolved, labels, resolve
@@ -20,7 +20,7 @@ from .select import AuditMatch, audit_settings_for, stored_records, weights_from
 from .wording import settings_text, short_revision
 
 if TYPE_CHECKING:  # torch is imported only when an audit is computed
-    from ..audit import AuditSettings
+    from ..audit.run import AuditSettings
 
 
 def compare_models(
@@ -44,7 +44,7 @@ def compare_models(
     shape and interval position, the newest stored audit of the same model and resolved revision
     that ``match`` admits, and the newest stored evaluation (of task ``eval_task`` if given).
 
-    ``run``: compute a missing audit with :func:`hf_interaction.audit.run_audit` and store it.
+    ``run``: compute a missing audit with :func:`hf_interaction.audit.run.run_audit` and store it.
     ``settings`` is then an ``AuditSettings`` used for every model, or a mapping of preset name
     (``preset``) and overrides applied per model (default preset ``cpu``, ``demo`` for ``demo``;
     default probe ``wikitext``, ``builtin`` for ``demo``). ``audit_options`` go to ``run_audit``
@@ -76,7 +76,7 @@ def compare_models(
 def _entry(res: Resolved, label: str, interval: Interval) -> ModelEntry:
     """The model's shape positioned in ``interval`` (computed from its config, or the stored shape)."""
     if res.ref is not None:
-        from ..shape import shape_from_config
+        from ..shape.config import shape_from_config
 
         shape = shape_from_config(res.ref.config, res.model_id, interval)
         weights: dict | None = res.ref.weights
@@ -122,7 +122,7 @@ class _AuditSource:
             self._compute(entry, res.ref)
 
     def _compute(self, entry: ModelEntry, ref: ModelRef) -> None:
-        from ..audit import run_audit
+        from ..audit.run import run_audit
 
         chosen = audit_settings_for(ref, self.settings, store=self.store, match=self.match)
         matching = "" if self.match.is_empty else f" matching {self.match.describe()}"

@@ -8,8 +8,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..presets import INTERVAL_ONLY_SETTINGS, RECORD_FORMAT_KEYS
-from ..store import Store
+from ..audit.presets import INTERVAL_ONLY_SETTINGS, RECORD_FORMAT_KEYS
+from ..core.store import Store
 from .comparison import STRUCTURAL_KEYS, Comparison, ModelEntry
 from .select import AuditMatch, stored_records
 from .wording import value_text

@@ -7,9 +7,9 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..interval import Interval
-from ..numbers import sig, signed
-from ..runtime import record_header
+from ..core.numbers import sig, signed
+from ..core.runtime import record_header
+from ..shape.interval import Interval
 
 if TYPE_CHECKING:
     import pandas as pd

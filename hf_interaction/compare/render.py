@@ -1,10 +1,10 @@
-"""``compare.md``: the comparison as :mod:`hf_interaction.document` blocks (interval, the table of
+"""``compare.md``: the comparison as :mod:`hf_interaction.core.document` blocks (interval, the table of
 :func:`table_cells`, warnings, notes, each model's source, weights and settings) and as Markdown."""
 
 from __future__ import annotations
 
-from ..document import Block, Bullets, Heading, Para, Table, to_markdown
-from ..numbers import sig
+from ..core.document import Block, Bullets, Heading, Para, Table, to_markdown
+from ..core.numbers import sig
 from .comparison import Comparison, ModelEntry
 from .table import table_cells
 from .wording import NOT_RECORDED, settings_text

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.store import Store
 from ..errors import NotReachableError
-from ..gguf_file import PACKAGED_GGUF
-from ..source import ModelRef, resolve_model, split_revision
-from ..store import Store
+from ..models.gguf.file import PACKAGED_GGUF
+from ..models.source import ModelRef, resolve_model, split_revision
 from .select import stored_records, weights_from_record
 from .wording import short_revision
 

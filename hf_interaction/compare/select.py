@@ -7,13 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
+from ..core.store import Record, Store
 from ..errors import UsageError
-from ..source import ModelRef
-from ..store import Record, Store
+from ..models.source import ModelRef
 from .wording import value_text
 
 if TYPE_CHECKING:  # torch is imported only when an audit is computed
-    from ..audit import AuditSettings
+    from ..audit.run import AuditSettings
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def stored_records(store: Store | None, kind: str, model_id: str, revision: str 
 def settings_from_hash(store: Store | None, settings_hash: str) -> AuditSettings:
     """The :class:`AuditSettings` of any stored audit with this settings hash (or prefix), so
     ``--run --settings-hash H`` can compute a missing audit with exactly those settings."""
-    from ..audit import AuditSettings
+    from ..audit.run import AuditSettings
 
     names = {f.name for f in fields(AuditSettings)}
     for rec in store.list("audits") if store is not None else []:
@@ -75,10 +75,10 @@ def audit_settings_for(ref: ModelRef, settings: AuditSettings | Mapping[str, Any
 
     An ``AuditSettings`` is used as is; with a settings hash to match, the stored settings of that
     hash; otherwise ``settings`` is a mapping of ``preset`` and overrides (None = unset) with the
-    per-model defaults of :func:`~hf_interaction.audit_settings.default_settings`, so ``compare --run``
+    per-model defaults of :func:`~hf_interaction.audit.settings.default_settings`, so ``compare --run``
     computes (and stores) the audit ``hf-interaction audit MODEL`` would.
     """
-    from ..audit_settings import AuditSettings, default_settings
+    from ..audit.settings import AuditSettings, default_settings
 
     if isinstance(settings, AuditSettings):
         return settings

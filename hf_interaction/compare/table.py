@@ -1,11 +1,11 @@
 """The side-by-side table shared by the terminal and ``compare.md``: which quantities are rows, how
-each value and delta is written (through :mod:`hf_interaction.numbers`), and the header and cells."""
+each value and delta is written (through :mod:`hf_interaction.core.numbers`), and the header and cells."""
 
 from __future__ import annotations
 
 from typing import Any, cast
 
-from ..numbers import count, fixed, interval, sci, sig, signed
+from ..core.numbers import count, fixed, interval, sci, sig, signed
 from .comparison import AUDIT_KEYS, EVAL_KEYS, MISSING, Comparison
 from .wording import short_revision
 

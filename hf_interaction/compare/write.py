@@ -1,12 +1,12 @@
 """``compare --out``: ``compare.md``, ``compare.csv``, ``compare.json`` and the layer-profile overlay,
-written all or nothing through :func:`hf_interaction.outputs.write_together`."""
+written all or nothing through :func:`hf_interaction.core.outputs.write_together`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import cast
 
-from ..outputs import json_text, output_dir, text_writer, write_together
+from ..core.outputs import json_text, output_dir, text_writer, write_together
 from .comparison import Comparison
 from .render import render_markdown
 
@@ -19,7 +19,7 @@ def write_outputs(comparison: Comparison, out_dir: str | Path, command: str | No
     directory never mixes runs."""
     import pandas as pd
 
-    from ..audit_output import plot_layer_profiles
+    from ..audit.files import plot_layer_profiles
 
     out = output_dir(out_dir)
     audited = [m for m in comparison.models if m.audit and m.audit.get("layers")]

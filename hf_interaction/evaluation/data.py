@@ -13,9 +13,9 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from ..core.outputs import json_text, output_dir, text_writer, write_together
+from ..core.runtime import utc_now
 from ..errors import InputError, NotReachableError
-from ..outputs import json_text, output_dir, text_writer, write_together
-from ..runtime import utc_now
 
 HUB_DATASET = "TIGER-Lab/MMLU-Pro"
 SPLITS = ("test", "validation")

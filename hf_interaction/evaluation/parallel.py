@@ -7,9 +7,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ..core.runtime import make_accelerator
 from ..errors import UsageError
-from ..loading import LoadedModel
-from ..runtime import make_accelerator
+from ..models.loading import LoadedModel
 
 
 def distributed(device: str | None) -> Any | None:

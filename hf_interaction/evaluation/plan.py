@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.numbers import count, fixed
+from ..core.runtime import package_versions
 from ..errors import UsageError
-from ..loading import LoadedModel
-from ..numbers import count, fixed
-from ..runtime import package_versions
-from ..source import ModelRef, resolve_model
+from ..models.loading import LoadedModel
+from ..models.source import ModelRef, resolve_model
 from . import lm_eval_compat
 from .subsample import plan_samples
 from .tasks import (

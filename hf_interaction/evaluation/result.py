@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..outputs import json_text, output_dir, text_writer, write_together
+from ..core.outputs import json_text, output_dir, text_writer, write_together
+from ..core.store import settings_hash
 from ..schema import SCHEMA_VERSION
-from ..store import settings_hash
 
 
 @dataclass

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..core.runtime import package_versions, utc_now
+from ..core.store import Store
 from ..errors import InputError
-from ..loading import LoadedModel, load_model
-from ..runtime import package_versions, utc_now
-from ..source import ModelRef
-from ..store import Store
+from ..models.loading import LoadedModel, load_model
+from ..models.source import ModelRef
 from . import lm_eval_compat
 from .data import quiet_datasets
 from .parallel import default_device, distributed, place_for_data_parallel

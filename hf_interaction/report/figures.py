@@ -24,8 +24,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
 
-from ..figure_bytes import figure_bytes
-from ..interval import Interval
+from ..core.figure_bytes import figure_bytes
+from ..shape.interval import Interval
 from .columns import settings_in_order
 from .lead import LeadAnalysis
 from .lead_figure import LEAD_FIGURE, lead_residual_figure

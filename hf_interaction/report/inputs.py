@@ -12,8 +12,8 @@ import math
 from pathlib import Path
 
 from ..errors import InputError, UserError
-from ..interval import Interval
-from ..model_list import read_model_list
+from ..shape.interval import Interval
+from ..shape.model_list import read_model_list
 
 #: Columns the report needs beyond what ``read_model_list`` checks.
 REPORT_COLUMNS = ("family", "mmlu_pro_score", "mmlu_pro_setting")
@@ -68,7 +68,7 @@ def _parse_score(text: str, where: str) -> float:
 
 @functools.lru_cache(maxsize=1024)
 def _shape_cached(fields: tuple[tuple[str, str], ...], interval: Interval) -> dict:
-    from ..shape import shape_from_fields
+    from ..shape.config import shape_from_fields
 
     return shape_from_fields(dict(fields), interval)
 
@@ -76,14 +76,14 @@ def _shape_cached(fields: tuple[tuple[str, str], ...], interval: Interval) -> di
 def row_shape(row: dict, interval: Interval, where: str) -> tuple[dict, str]:
     """Shape fields of a row, and where the parameter count came from.
 
-    Preferred: the meta-device count of :func:`hf_interaction.shape.shape_from_fields`. If the
+    Preferred: the meta-device count of :func:`hf_interaction.shape.config.shape_from_fields`. If the
     shape module or its dependencies (torch, transformers) cannot be imported, fall back to the
     list's ``total_params`` column and depth / width from its config fields, and say so.
     """
     fields = tuple(sorted((k, v) for k, v in row.items() if isinstance(k, str) and not k.startswith("_")))
     try:
         shape = _shape_cached(fields, interval)
-        return shape, "counted on the meta device from the list's config fields (hf_interaction.shape)"
+        return shape, "counted on the meta device from the list's config fields (hf_interaction.shape.config)"
     except ModuleNotFoundError:
         pass
     except UserError as exc:
@@ -97,4 +97,4 @@ def row_shape(row: dict, interval: Interval, where: str) -> tuple[dict, str]:
     if depth <= 0 or width <= 0 or total <= 0:
         raise InputError(f"{where} ({row['model_id']}): depth, width and total_params must be positive")
     return {"depth": depth, "width": width, "r_dw": depth / width, "total_params": total}, (
-        "the list's total_params column (hf_interaction.shape not importable)")
+        "the list's total_params column (hf_interaction.shape.config not importable)")

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from ..numbers import fixed
+from ..core.numbers import fixed
 from .lead import LeadAnalysis, lead_rows, pooled_residuals
 
 #: The lead figure's file stem (figures.ALL_FIGURES lists it first).

@@ -8,8 +8,8 @@ import math
 import pandas as pd
 from scipy import stats as sps
 
-from ..document import Block, FigureRef, Heading, Para, Table
-from ..numbers import fixed, p_value
+from ..core.document import Block, FigureRef, Heading, Para, Table
+from ..core.numbers import fixed, p_value
 from .covariates import ALPHA, POWER, CovEstimate
 from .lead import SEED_OFFSET, LeadAnalysis, LeadResult, lead_rows, significant
 

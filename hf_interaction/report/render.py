@@ -1,5 +1,5 @@
 """The report rendered: the document (summary, provenance, method, figures, one section per setup,
-data) as :mod:`hf_interaction.document` blocks, and the data table and statistics as CSV text.
+data) as :mod:`hf_interaction.core.document` blocks, and the data table and statistics as CSV text.
 
 Numbers are written with fixed rules — the document with fixed decimals, the data table with
 :data:`~.columns.TABLE_DIGITS` and the statistics with :data:`STATS_DIGITS` significant digits — and
@@ -14,10 +14,10 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from ..document import Block, Bullets, FigureRef, Heading, Para, Table
-from ..interval import Interval
-from ..numbers import fixed, p_value, params
-from ..numbers import interval as bracket
+from ..core.document import Block, Bullets, FigureRef, Heading, Para, Table
+from ..core.numbers import fixed, p_value, params
+from ..core.numbers import interval as bracket
+from ..shape.interval import Interval
 from . import figures as figs_mod
 from .columns import PREDICTOR_LABELS, TABLE_DIGITS
 from .lead import LeadAnalysis

@@ -16,9 +16,9 @@ import math
 from collections import Counter
 from typing import cast
 
+from ..audit.presets import INTERVAL_ONLY_SETTINGS, comparable_settings
+from ..core.store import Record, settings_hash
 from ..errors import InputError
-from ..presets import INTERVAL_ONLY_SETTINGS, comparable_settings
-from ..store import Record, settings_hash
 
 EVAL_SETTING_PREFIX = "hf-interaction eval: "
 #: Keys of a stored evaluation's payload the report reads, and those of its settings.
@@ -108,7 +108,7 @@ def store_scores(store, model_ids: set[str]) -> tuple[list[dict], list[str]]:
 
 def audit_comparability(rec) -> str:
     """A hash of what changes an audit's point estimates: its settings less the interval-only ones
-    (:data:`hf_interaction.presets.INTERVAL_ONLY_SETTINGS`), and its output function (causal-LM
+    (:data:`hf_interaction.audit.presets.INTERVAL_ONLY_SETTINGS`), and its output function (causal-LM
     logits or an encoder's hidden state). Audits with the same hash are comparable even when their
     ``groups_per_half`` (chosen from the vocabulary), ``n_boot`` or ``jvp_method`` differ."""
     return settings_hash({"settings": comparable_settings(rec.settings),

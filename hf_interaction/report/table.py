@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError
-from ..interval import DEFAULT_INTERVAL, Interval
+from ..shape.interval import DEFAULT_INTERVAL, Interval
 from . import stats
 from .columns import AUDIT_COLUMNS, TABLE_COLUMNS, TABLE_DIGITS, predictors_of, settings_in_order
 from .inputs import load_model_list, row_shape

@@ -11,7 +11,7 @@ import math
 
 import pandas as pd
 
-from ..numbers import fixed, interval, p_value
+from ..core.numbers import fixed, interval, p_value
 from .columns import PREDICTOR_LABELS
 from .residuals import STATISTICS
 from .stats import MIN_MODELS, Estimate, PredictorAnalysis, SettingAnalysis, critical_r

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..document import to_html, to_markdown
+from ..core.document import to_html, to_markdown
+from ..core.outputs import Writer, bytes_writer, output_dir, write_together
+from ..core.runtime import package_versions
 from ..errors import UsageError
-from ..interval import DEFAULT_INTERVAL, Interval
-from ..outputs import Writer, bytes_writer, output_dir, write_together
-from ..runtime import package_versions
+from ..shape.interval import DEFAULT_INTERVAL, Interval
 from . import stats
 from .inputs import file_sha256
 from .lead import LeadAnalysis, analyse_lead

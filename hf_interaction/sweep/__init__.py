@@ -3,10 +3,10 @@ the efficient R_D/W interval.
 
 The pipeline, one module per step:
 
-1. width matching (``hf_interaction.width_matching``, shared with ``suggest``) — for each depth, the
+1. width matching (``hf_interaction.shape.width_matching``, shared with ``suggest``) — for each depth, the
    width whose exact meta-device parameter count is closest to the budget;
 2. ``data`` — the same byte-level token stream and validation windows for every shape and seed;
-3. ``train`` — each shape trained by the one training loop (``hf_interaction.training``) on the
+3. ``train`` — each shape trained by the one training loop (``hf_interaction.sweep.training``) on the
    same number of tokens; ``checkpoints`` saves it as a Hugging Face checkpoint with ``metrics.json``;
 4. ``run`` — the whole sweep: training, auditing each checkpoint (``audit.json``), resuming;
 5. ``derive`` — the band of shapes within ``tolerance`` of the best mean validation loss, written as

@@ -11,8 +11,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ..outputs import partial_path, write_json
-from ..width_matching import ShapeSpec
+from ..core.outputs import partial_path, write_json
+from ..shape.width_matching import ShapeSpec
 
 
 def run_dir(out: Path, spec: ShapeSpec, seed: int) -> Path:
@@ -27,7 +27,7 @@ def is_finished(path: Path) -> bool:
 
 def save_checkpoint(model: Any, path: Path, metrics: dict) -> None:
     """Save config + safetensors + byte tokenizer, then ``metrics.json`` (the 'finished' marker)."""
-    from ..byte_tokenizer import build_byte_tokenizer
+    from .byte_tokenizer import build_byte_tokenizer
 
     tmp = partial_path(path)
     if tmp.exists():

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputError
-from ..training import frame_inputs
 from .settings import SweepSettings
+from .training import frame_inputs
 
 
 @dataclass
@@ -61,7 +61,7 @@ class SweepData:
 
 
 def _tokenizer_name() -> str:
-    from ..byte_tokenizer import TOKENIZER_NAME
+    from .byte_tokenizer import TOKENIZER_NAME
 
     return TOKENIZER_NAME
 
@@ -94,8 +94,8 @@ def prepare_data(settings: SweepSettings) -> SweepData:
     order = _chunk_order(n_chunks, steps * settings.batch_size, settings.data_seed)
     stream_hash = hashlib.sha256(_sha256_tensor(train).encode() + order.astype("<i8").tobytes()
                                  + f"|{T}|{settings.batch_size}".encode()).hexdigest()
-    from ..byte_tokenizer import build_byte_tokenizer
     from ..probe import framing_prefix
+    from .byte_tokenizer import build_byte_tokenizer
 
     prefix = framing_prefix(build_byte_tokenizer())  # the audit's framing rule; the byte tokenizer adds none
     return SweepData(settings.corpus, corpus.description, corpus.sha256, train, val_windows, order, T,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..figure_bytes import figure_bytes
-from ..interval import DEFAULT_INTERVAL
+from ..core.figure_bytes import figure_bytes
+from ..shape.interval import DEFAULT_INTERVAL
 
 LOSS_FIGURE = "sweep_loss_vs_rdw"
 AOFE_FIGURE = "sweep_aofe_vs_rdw"

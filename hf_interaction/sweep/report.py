@@ -1,5 +1,5 @@
 """The sweep report (docs/design.md §8): ``sweep_report.md`` with its figures and ``paper_bands.csv``,
-built from a sweep record as document blocks (``hf_interaction.document``).
+built from a sweep record as document blocks (``hf_interaction.core.document``).
 
 The page gives the settings, the per-shape table, the derived interval and, side by side, the paper
 authors' own sweeps (``paper.py``): their per-budget optimum and band under the same tolerance.
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..document import Block, Bullets, FigureRef, Heading, Para, Table, to_markdown
-from ..numbers import cell, count, fixed
-from ..outputs import Writer, bytes_writer, text_writer, write_together
+from ..core.document import Block, Bullets, FigureRef, Heading, Para, Table, to_markdown
+from ..core.numbers import cell, count, fixed
+from ..core.outputs import Writer, bytes_writer, text_writer, write_together
 from .figures import AOFE_FIGURE, CAPTIONS, LOSS_FIGURE, sweep_figures
 from .paper import PAPER_SOURCE, paper_bands, paper_bands_csv, paper_csv_path
 

@@ -18,11 +18,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..core.outputs import Writer, json_text, text_writer, write_json, write_together
+from ..core.runtime import Progress, record_header
 from ..errors import InputError
-from ..outputs import Writer, json_text, text_writer, write_json, write_together
-from ..runtime import Progress, record_header
 from ..schema.upgrade import upgrade
-from ..width_matching import WidthMatch, match_width
+from ..shape.width_matching import WidthMatch, match_width
 from .checkpoints import is_finished, run_dir, save_checkpoint
 from .data import SweepData, prepare_data
 from .derive import derive_interval, interval_file_content, summarise
@@ -54,7 +54,7 @@ def audit_shape(path: Path, settings: SweepSettings, store: Any = None) -> dict 
         saved = json.loads(done.read_text())
         if saved.get("settings") == asdict(audit_settings):
             return saved
-    from ..audit import run_audit
+    from ..audit.run import run_audit
 
     rec = run_audit(str(path), audit_settings, store=store, show_progress=False, use_accelerate=False).record
     summary = {"settings": asdict(audit_settings), "windows_sha256": rec["probe"]["windows_sha256"],
@@ -106,7 +106,7 @@ def run_sweep(settings: SweepSettings, out_dir: str | Path, *, store: Any = None
     out = Path(out_dir)
     if settings.threads:
         torch.set_num_threads(settings.threads)
-    from ..byte_tokenizer import BYTE_VOCAB_SIZE
+    from .byte_tokenizer import BYTE_VOCAB_SIZE
 
     matches = match_all(settings, BYTE_VOCAB_SIZE)
     data = prepare_data(settings)

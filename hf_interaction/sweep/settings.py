@@ -9,13 +9,13 @@ import math
 from dataclasses import MISSING, asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..audit.presets import PRESETS, SWEEP_AUDIT_PRESETS
+from ..core.setting import setting
 from ..errors import UsageError
-from ..presets import PRESETS, SWEEP_AUDIT_PRESETS
-from ..setting import setting
-from ..width_matching import MATCH_RULES
+from ..shape.width_matching import MATCH_RULES
 
 if TYPE_CHECKING:
-    from ..audit_settings import AuditSettings
+    from ..audit.settings import AuditSettings
 
 @dataclass(frozen=True)
 class SweepSettings:
@@ -94,7 +94,7 @@ class SweepSettings:
         if self.audit_preset == "none":
             return None
         preset = PRESETS[self.audit_preset]
-        from ..audit_settings import AuditSettings
+        from ..audit.settings import AuditSettings
 
         values: dict[str, Any] = {**preset, "T": min(preset["T"], self.seq_len)}
         return AuditSettings(**values, probe=self.corpus)

@@ -1,5 +1,5 @@
 """Training one sweep shape: build the model of its ``ShapeSpec`` with a seed, run the one training
-loop (``hf_interaction.training``) on the shared token stream, and measure the validation loss.
+loop (``hf_interaction.sweep.training``) on the shared token stream, and measure the validation loss.
 
 Every shape trains on the same ``tokens_per_param`` × budget tokens in the same order, so shapes
 differ only in their depth and width (and the seed in their initialisation).
@@ -12,10 +12,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..training import adamw, next_token_loss, train_steps, validation_loss, warmup_cosine_schedule
-from ..width_matching import ShapeSpec, raw_config
+from ..shape.width_matching import ShapeSpec, raw_config
 from .data import SweepData
 from .settings import SweepSettings
+from .training import adamw, next_token_loss, train_steps, validation_loss, warmup_cosine_schedule
 
 
 def build_model(spec: ShapeSpec, seed: int) -> Any:
@@ -26,7 +26,7 @@ def build_model(spec: ShapeSpec, seed: int) -> Any:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from ..shape import build_config
+    from ..shape.config import build_config
 
     config = build_config(raw_config(spec))
     torch.manual_seed(seed)

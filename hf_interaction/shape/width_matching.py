@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from .errors import InputError, UsageError
+from ..errors import InputError, UsageError
 
 MATCH_RULES = ("non-embedding", "total")
 
@@ -63,7 +63,7 @@ def _default_config_dict(arch: str) -> dict:
     if arch not in CONFIG_MAPPING_NAMES:
         raise UsageError(f"unknown --arch {arch!r}: not a model_type of the installed transformers "
                          "(e.g. llama, qwen2, qwen3, gemma2, gpt2, gpt_neox, opt)")
-    from .shape import ENCODER_TYPES
+    from .config import ENCODER_TYPES
 
     if arch not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES or arch in ENCODER_TYPES:
         raise UsageError(f"--arch {arch!r} has no causal-LM (decoder) model class in transformers; "
@@ -84,7 +84,7 @@ def _pick_field(default: dict, names: Sequence[str], what: str, arch: str) -> st
 
 def raw_config(spec: ShapeSpec) -> dict:
     """The raw config dict of a shape, using the field names of its config class."""
-    from .shape import DEPTH_FIELDS, FFN_FIELDS, HEAD_FIELDS, WIDTH_FIELDS
+    from .config import DEPTH_FIELDS, FFN_FIELDS, HEAD_FIELDS, WIDTH_FIELDS
 
     default = _default_config_dict(spec.arch)
     raw: dict[str, Any] = {"model_type": spec.arch, "vocab_size": spec.vocab_size}
@@ -102,7 +102,7 @@ def raw_config(spec: ShapeSpec) -> dict:
             raw[pos] = spec.max_positions
     if "word_embed_proj_dim" in default:  # OPT projects embeddings unless this equals the width
         raw["word_embed_proj_dim"] = spec.width
-    from .byte_tokenizer import SPECIAL_TOKENS
+    from ..sweep.byte_tokenizer import SPECIAL_TOKENS
 
     if spec.vocab_size >= 256 + len(SPECIAL_TOKENS):
         raw.update(pad_token_id=256, bos_token_id=257, eos_token_id=258)
@@ -112,7 +112,7 @@ def raw_config(spec: ShapeSpec) -> dict:
 @lru_cache(maxsize=4096)
 def count_shape(spec: ShapeSpec) -> dict:
     """Exact meta-device parameter counts of a shape (``shape.count_parameters``), cached."""
-    from .shape import build_config, count_parameters
+    from .config import build_config, count_parameters
 
     config = build_config(raw_config(spec))
     got = (getattr(config, "num_hidden_layers", None), getattr(config, "hidden_size", None))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from .errors import InputError
+from ..errors import InputError
 from .interval import DEFAULT_INTERVAL, Interval
 
 # Field names used across architectures for the same quantity, in order of preference.

@@ -1,5 +1,5 @@
 """How much a CUDA device holds: the probe windows of one model pass, sized from its free memory
-(audit.window_batch; on a CPU the audit keeps its fixed row bound), and the pairs estimator's store
+(measure.window_batch; on a CPU the audit keeps its fixed row bound), and the pairs estimator's store
 budget (:func:`pair_store_budget`). Not yet measured on a GPU: the
 count below is a rough, deliberately generous estimate used with half the free memory."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from .audit_settings import DIAG_MEMORY_BUDGET, PAIR_MEMORY_BUDGET, AuditSettings
+from .settings import DIAG_MEMORY_BUDGET, PAIR_MEMORY_BUDGET, AuditSettings
 
 
 def cuda_free_bytes(device: torch.device) -> int:

@@ -22,8 +22,8 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from .adapters import ModelParts
-from .agop.passes import ForwardOut
+from ..agop.passes import ForwardOut
+from ..models.adapters import ModelParts
 
 CAUSAL_LM = "causal_lm"
 ENCODER = "encoder"

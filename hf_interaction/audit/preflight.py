@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import torch
 
-from .adapters import ModelParts, mlp_weights
-from .errors import InputError, NumericalError
-from .model_function import OutputFunction
+from ..errors import InputError, NumericalError
+from ..models.adapters import ModelParts, mlp_weights
+from .output_function import OutputFunction
 
 
 def check_widths(parts: ModelParts, width: int) -> None:

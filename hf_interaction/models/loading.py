@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .audit_settings import DTYPES  # noqa: F401  (re-exported: the dtypes a model loads in)
-from .errors import InputError, NotReachableError, UnsafeError, UsageError
+from ..audit.settings import DTYPES  # noqa: F401  (re-exported: the dtypes a model loads in)
+from ..errors import InputError, NotReachableError, UnsafeError, UsageError
 from .source import ModelRef
 
 
@@ -126,7 +126,7 @@ def load_model(
         kwargs.pop("use_safetensors")
         # The config was read from the file's metadata when the model was resolved (gguf_file.py);
         # passing it saves transformers a second parse of the whole header.
-        from .shape import build_config
+        from ..shape.config import build_config
 
         kwargs["config"] = build_config(ref.config)
     auto = AutoModelForCausalLM if causal_lm else AutoModel
@@ -167,8 +167,8 @@ def _gguf_fast(ref: ModelRef, auto, kwargs: dict):
     """Model and tokenizer of a GGUF file from one parse of it (gguf_load.py): the same tensors, config
     and token ids as ``from_pretrained(dir, gguf_file=...)`` and ``AutoTokenizer`` give, in a fraction
     of the time. Either is None where that module leaves the job to transformers."""
-    from .gguf_load import load_model as load_gguf_model
-    from .gguf_load import load_tokenizer, parse
+    from .gguf.load import load_model as load_gguf_model
+    from .gguf.load import load_tokenizer, parse
 
     assert ref.path is not None and ref.gguf_file is not None  # both set for kind "gguf"
     gguf = parse(ref.path / ref.gguf_file)

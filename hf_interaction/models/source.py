@@ -16,9 +16,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import InputError, NotReachableError
 from .demo import EMBEDDED_MODELS
-from .errors import InputError, NotReachableError
-from .gguf_file import PACKAGED_GGUF, gguf_file_in, is_gguf_path, packaged_gguf
+from .gguf.file import PACKAGED_GGUF, gguf_file_in, is_gguf_path, packaged_gguf
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
 EMBEDDED = frozenset(EMBEDDED_MODELS)  # the embedded demo models (demo.py)
@@ -54,7 +54,7 @@ class ModelRef:
             quant = self.quantization or {}
             return {"format": "gguf", "file": self.gguf_file, "quantization": quant.get("file_type"),
                     "tensor_types": quant.get("tensor_types"),
-                    "note": "dequantized from GGUF to the audit dtype by hf_interaction.gguf_dequant (gguf-py's "
+                    "note": "dequantized from GGUF to the audit dtype by hf_interaction.models.gguf.dequant (gguf-py's "
                             "arithmetic; gguf-py itself for types it does not cover)"}
         if self.kind == "config_file":
             return {"format": "none (config only)"}
@@ -141,7 +141,7 @@ def fingerprint_file(path: Path) -> str:
 
 
 def _resolve_gguf(spec: str, file: Path, model_id: str) -> ModelRef:
-    from .gguf_file import quantization, read_config
+    from .gguf.file import quantization, read_config
 
     file = file.resolve()
     quant = quantization(file)  # first: it refuses a file that is not GGUF with a clear line

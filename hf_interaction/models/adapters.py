@@ -16,7 +16,7 @@ from typing import cast
 import torch
 from torch import nn
 
-from .errors import InputError
+from ..errors import InputError
 
 # Attribute paths (relative to a block) of MLP input projections, per family. All projections of one
 # entry receive the same input (the normed residual), so the first one's input is captured.

@@ -15,7 +15,7 @@ import struct
 from collections import Counter
 from pathlib import Path
 
-from .errors import InputError
+from ...errors import InputError
 
 GGUF_SUFFIX = ".gguf"
 
@@ -194,7 +194,7 @@ def read_config(path: Path) -> dict:
     those of transformers' ``load_gguf_checkpoint(path)["config"]``; for the architectures of
     :mod:`gguf_load` they come from its one parse of the file (kept for loading the weights), else
     from transformers (a full ``gguf.GGUFReader`` parse, seconds for a large vocabulary)."""
-    from .gguf_load import config_dict, parse
+    from .load import config_dict, parse
 
     gguf = parse(path)
     raw = config_dict(gguf) if gguf is not None else None

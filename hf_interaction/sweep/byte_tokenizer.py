@@ -16,7 +16,7 @@ from typing import Any
 
 SPECIAL_TOKENS = ("<pad>", "<s>", "</s>")
 BYTE_VOCAB_SIZE = 256 + len(SPECIAL_TOKENS)
-TOKENIZER_NAME = "byte-level (UTF-8 bytes 0-255 + <pad> <s> </s>; hf_interaction.byte_tokenizer)"
+TOKENIZER_NAME = "byte-level (UTF-8 bytes 0-255 + <pad> <s> </s>; hf_interaction.sweep.byte_tokenizer)"
 
 
 @lru_cache(maxsize=1)

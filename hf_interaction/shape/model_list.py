@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from .errors import InputError
+from ..errors import InputError
 
 REQUIRED_COLUMNS = ("model_id", "model_type", "num_hidden_layers", "hidden_size")
 

@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .errors import InputError, UsageError
+from ..errors import InputError, UsageError
 
 DEFAULT_SOURCE = (
     "paper authors' fixed-budget next-token sweeps (byte-level WikiText-103, budgets 1M-3M params): "

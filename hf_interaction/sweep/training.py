@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any, TypeVar
 
-from .errors import NumericalError
+from ..errors import NumericalError
 
 Batch = TypeVar("Batch")
 LossOf = Callable[[Any, Batch], Any]  # (model, batch) -> scalar loss tensor

@@ -48,7 +48,7 @@ def package_versions() -> dict[str, str | None]:
     shape the numbers (``null`` for a package that is not installed)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from .version import __version__
+    from ..version import __version__
 
     out: dict[str, str | None] = {"hf-interaction": __version__, "python": platform.python_version()}
     for pkg in PACKAGES:
@@ -68,7 +68,7 @@ def utc_now() -> str:
 
 def record_header() -> dict:
     """The keys every record starts with (docs/schema.md): schema version, creation time, versions."""
-    from .schema.spec import SCHEMA_VERSION
+    from ..schema.spec import SCHEMA_VERSION
 
     return {"schema_version": SCHEMA_VERSION, "created_at": utc_now(), "versions": package_versions()}
 
@@ -86,7 +86,7 @@ def matmul_precision(requested: str, device_type: str, dtype: str) -> Iterator[s
     its own setting. Anywhere else nothing is touched and "highest" is in force. Only the CUDA flags
     are set, not ``torch.set_float32_matmul_precision``, which would also change CPU (oneDNN) matmuls."""
     if requested not in MATMUL_PRECISIONS:
-        from .errors import UsageError
+        from ..errors import UsageError
 
         raise UsageError(f"--matmul-precision must be one of {', '.join(MATMUL_PRECISIONS)}, got {requested!r}")
     if device_type != "cuda":

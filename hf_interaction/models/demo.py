@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import InputError
+from ..errors import InputError
 
 DEMO_NAME = "demo"
 # Embedded name -> directory under hf_interaction/data/.
@@ -29,7 +29,7 @@ REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokeniz
 
 def demo_family_dir() -> Path:
     """The packaged demo family directory (members, ``interval.json``, ``sweep_runs.csv``, TRAINING.md)."""
-    return Path(__file__).resolve().parent / "data" / "demo_family"
+    return Path(__file__).resolve().parents[1] / "data" / "demo_family"
 
 
 def demo_path(name: str = DEMO_NAME) -> Path:
@@ -37,7 +37,7 @@ def demo_path(name: str = DEMO_NAME) -> Path:
     InputError if unknown or incomplete."""
     if name not in EMBEDDED_MODELS:
         raise InputError(f"{name!r} is not an embedded model; choose one of {', '.join(EMBEDDED_MODELS)}")
-    path = Path(__file__).resolve().parent / "data" / EMBEDDED_MODELS[name]
+    path = Path(__file__).resolve().parents[1] / "data" / EMBEDDED_MODELS[name]
     missing = [f for f in REQUIRED_FILES if not (path / f).is_file()]
     if missing:
         script = "train_demo.py" if name == DEMO_NAME else "train_demo_family.py"

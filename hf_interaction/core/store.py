@@ -4,7 +4,7 @@ One table per kind of result (shapes, audits, evaluations, sweeps), all with the
 keyed by (model, revision, settings_hash). Settings and payload are JSON. Each write is one SQLite
 transaction, so a crash or a kill mid-write leaves either the whole record or nothing; concurrent
 writers from several processes are serialised by SQLite's file lock. A ``failures`` table holds why
-a model of an ``audit --list`` / ``eval --list`` run failed (``hf_interaction.batch``).
+a model of an ``audit --list`` / ``eval --list`` run failed (``hf_interaction.commands.batch``).
 
 Location: ``$HF_INTERACTION_STORE`` (a file path) if set, else ``store.sqlite`` in the user cache
 directory (``platformdirs.user_cache_dir("hf-interaction")``).
@@ -22,10 +22,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError, UsageError
+from ..errors import InputError, UsageError
+from ..schema.spec import SCHEMA_VERSION
+from ..schema.upgrade import upgrade
 from .runtime import utc_now
-from .schema.spec import SCHEMA_VERSION
-from .schema.upgrade import upgrade
 
 KINDS = ("shapes", "audits", "evaluations", "sweeps")
 STORE_ENV = "HF_INTERACTION_STORE"
@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS {table} (
 """
 
 #: Why a model of an ``audit --list`` / ``eval --list`` run failed: one row per (kind, model), the
-#: newest failure; removed when that model's run later succeeds (``hf_interaction.batch``).
+#: newest failure; removed when that model's run later succeeds (``hf_interaction.commands.batch``).
 _FAILURES_SQL = """
 CREATE TABLE IF NOT EXISTS failures (
     kind TEXT NOT NULL,

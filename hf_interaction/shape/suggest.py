@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from .errors import InputError, UsageError
+from ..errors import InputError, UsageError
 from .interval import DEFAULT_INTERVAL, Interval
 from .width_matching import BudgetTooSmall, WidthMatch, match_width
 

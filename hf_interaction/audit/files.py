@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .figure_bytes import PNG_METADATA
-from .outputs import json_text, output_dir, text_writer, write_together
+from ..core.figure_bytes import PNG_METADATA
+from ..core.outputs import json_text, output_dir, text_writer, write_together
 
 
 def _slug(model: str) -> str:

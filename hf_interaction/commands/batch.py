@@ -23,7 +23,7 @@ from pathlib import Path
 
 import click
 
-from .errors import BatchFailed, InputError, UsageError, UserError
+from ..errors import BatchFailed, InputError, UsageError, UserError
 
 #: Statuses of one model's turn.
 DONE, STORED, FAILED = "done", "stored", "failed"

@@ -215,7 +215,7 @@ def state_dict(gguf: GgufParse, config: dict, model, dtype) -> dict:
     import torch
     from transformers.modeling_gguf_pytorch_utils import TENSOR_PROCESSORS, TensorProcessor
 
-    from .gguf_dequant import dequantize_fast
+    from .dequant import dequantize_fast
 
     parsed: dict = {"config": config, "tensors": {}}
     processor = TENSOR_PROCESSORS.get(gguf.architecture, TensorProcessor)(config=config)
