@@ -237,7 +237,7 @@ def finalize(
         ci_level: the intervals' nominal coverage.
         replicates: if given, receives the diagonal share D/F as :class:`Estimate` s with their
             delete-one replicates under ``"paper"`` and ``"population"`` (and ``"design"``, a hash of
-            the resampling design), so two models measured on the same windows and probes pair (baseline.py).
+            the resampling design), so two models measured on the same windows and probes pair (audit/baseline.py).
         window_blocks: W, the population's window units (pairs; default: ``pairs.window_blocks``).
 
     Returns a dict with ``f_hat``, ``f_se``, ``d_hat``, ``aofe``, ``aofe_ratio``, ``diag_share``, ``trace``,

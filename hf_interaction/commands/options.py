@@ -1,4 +1,4 @@
-"""click options generated from the settings dataclasses (``setting.py``): one declaration per
+"""click options generated from the settings dataclasses (``core/setting.py``): one declaration per
 setting, used by every command that takes it."""
 
 from __future__ import annotations

@@ -83,31 +83,10 @@ def load_model(
     ``causal_lm=False`` loads the bare encoder/decoder (``AutoModel``) for models without an LM head.
     ``device_map`` is passed to transformers (``"auto"`` spreads a model over the available devices).
     """
-    import transformers
     from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
 
-    if ref.kind == "config_file":
-        raise InputError(f"{ref.spec} is a config file; weights need the model directory or a Hub id")
-    if device_map not in (None, "auto", "balanced", "sequential"):
-        raise UsageError(f"unknown --device-map {device_map!r}; use 'auto' (or leave it unset)")
-    if device_map and device:
-        raise UsageError("give --device or --device-map, not both")
-    if ref.config.get("auto_map") and not trust_remote_code:
-        model_type = ref.config.get("model_type")
-        known = model_type in transformers.models.auto.configuration_auto.CONFIG_MAPPING_NAMES
-        if not known:
-            raise UnsafeError(
-                f"{ref.model_id} needs its own code from the repository (auto_map, model_type {model_type!r})",
-                "pass --trust-remote-code if you trust it",
-            )
-    if ref.kind == "gguf":
-        pass  # a GGUF file holds tensors only (no pickle); dequantized as transformers does (gguf_load.py)
-    elif ref.has_weights_dir:
-        assert ref.path is not None  # set for every kind with a weights directory
-        _check_local_weights(ref.path, allow_pickle)
-    else:
-        _check_hub_weights(ref, allow_pickle)
-
+    _check_request(ref, device=device, device_map=device_map, allow_pickle=allow_pickle,
+                   trust_remote_code=trust_remote_code)
     location = str(ref.path) if ref.has_weights_dir else ref.model_id
     revision = None if ref.has_weights_dir else ref.resolved_revision
     kwargs: dict[str, Any] = {
@@ -124,7 +103,7 @@ def load_model(
     if ref.kind == "gguf":
         kwargs["gguf_file"] = tok_kwargs["gguf_file"] = ref.gguf_file
         kwargs.pop("use_safetensors")
-        # The config was read from the file's metadata when the model was resolved (gguf_file.py);
+        # The config was read from the file's metadata when the model was resolved (gguf/file.py);
         # passing it saves transformers a second parse of the whole header.
         from ..shape.config import build_config
 
@@ -163,8 +142,37 @@ def load_model(
     return LoadedModel(model, tokenizer, ref, info)
 
 
+def _check_request(ref: ModelRef, *, device: str | None, device_map: str | None, allow_pickle: bool,
+                   trust_remote_code: bool) -> None:
+    """Refuse, before anything is read, what cannot or must not load: a bare config, a bad device
+    request, remote code not asked for, pickled weights not allowed."""
+    import transformers
+
+    if ref.kind == "config_file":
+        raise InputError(f"{ref.spec} is a config file; weights need the model directory or a Hub id")
+    if device_map not in (None, "auto", "balanced", "sequential"):
+        raise UsageError(f"unknown --device-map {device_map!r}; use 'auto' (or leave it unset)")
+    if device_map and device:
+        raise UsageError("give --device or --device-map, not both")
+    if ref.config.get("auto_map") and not trust_remote_code:
+        model_type = ref.config.get("model_type")
+        known = model_type in transformers.models.auto.configuration_auto.CONFIG_MAPPING_NAMES
+        if not known:
+            raise UnsafeError(
+                f"{ref.model_id} needs its own code from the repository (auto_map, model_type {model_type!r})",
+                "pass --trust-remote-code if you trust it",
+            )
+    if ref.kind == "gguf":
+        pass  # a GGUF file holds tensors only (no pickle); dequantized as transformers does (gguf/load.py)
+    elif ref.has_weights_dir:
+        assert ref.path is not None  # set for every kind with a weights directory
+        _check_local_weights(ref.path, allow_pickle)
+    else:
+        _check_hub_weights(ref, allow_pickle)
+
+
 def _gguf_fast(ref: ModelRef, auto, kwargs: dict):
-    """Model and tokenizer of a GGUF file from one parse of it (gguf_load.py): the same tensors, config
+    """Model and tokenizer of a GGUF file from one parse of it (gguf/load.py): the same tensors, config
     and token ids as ``from_pretrained(dir, gguf_file=...)`` and ``AutoTokenizer`` give, in a fraction
     of the time. Either is None where that module leaves the job to transformers."""
     from .gguf.load import load_model as load_gguf_model

@@ -2,7 +2,7 @@
 
 transformers reads a GGUF file with ``from_pretrained(directory, gguf_file=name)`` and dequantizes its
 tensors to float; the config comes from the file's metadata, mapped to Hugging Face names as
-``from_pretrained`` maps them (gguf_load.py does both from one parse of the file, for the common
+``from_pretrained`` maps them (load.py does both from one parse of the file, for the common
 architectures). This module finds the file, reads that config and the quantization
 type (``general.file_type`` and the count of each tensor type) so a record can say which quant it
 measured, and resolves the short names of GGUF models shipped inside PyPI packages (``smollm2``).
