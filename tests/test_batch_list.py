@@ -114,7 +114,7 @@ def test_audit_list_runs_all_skips_stored_and_survives_a_failing_model(tmp_path,
     (["audit", "demo", "--list", "x.csv"], 2, "not both"),
     (["eval", "demo", "--list", "x.csv"], 2, "not both"),
     (["audit", "--list", "does-not-exist.csv"], 3, "model list not found"),
-    (["audit", "--list", "{no_id}"], 3, "no model_id column"),
+    (["audit", "--list", "{no_id}"], 3, "lacks column(s) model_id"),
     (["audit", "--list", "{empty_id}"], 3, "line 3: empty model_id"),
     (["audit", "--list", "{ok}", "--json"], 2, "--json"),
 ])

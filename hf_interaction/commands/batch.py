@@ -11,7 +11,6 @@ failure record.
 
 from __future__ import annotations
 
-import csv
 import gc
 import os
 import re
@@ -24,6 +23,7 @@ from pathlib import Path
 import click
 
 from ..errors import BatchFailed, InputError, UsageError, UserError
+from ..shape.model_list import read_model_list
 
 #: Statuses of one model's turn.
 DONE, STORED, FAILED = "done", "stored", "failed"
@@ -68,17 +68,7 @@ def read_list_models(path: str | Path) -> list[str]:
     A list may name a model on several rows (one per published score); it runs once.
     """
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"model list not found: {p}", "see model_lists/ for the bundled lists")
-    try:
-        with p.open(newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            rows = list(reader)
-            columns = reader.fieldnames or []
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"model list {p} is not a readable CSV file: {exc}") from None
-    if "model_id" not in columns:
-        raise InputError(f"model list {p} has no model_id column (columns: {', '.join(columns) or 'none'})")
+    rows = read_model_list(p, required=("model_id",))
     models: list[str] = []
     for number, row in enumerate(rows, start=2):  # line 1 is the header
         model = (row.get("model_id") or "").strip()

@@ -53,15 +53,23 @@ def load_model_list(path: str | Path) -> list[dict]:
     return rows
 
 
-def _parse_score(text: str, where: str) -> float:
-    text = text.strip()
+def number_field(text: str | None, column: str, where: str) -> float:
+    """A list cell as a number: NaN when empty, InputError (naming the row) when not a finite number."""
+    text = (text or "").strip()
     if not text:
         return math.nan
     try:
         value = float(text)
     except ValueError:
-        raise InputError(f"{where}: mmlu_pro_score {text!r} is not a number") from None
-    if not (0.0 <= value <= 100.0):
+        raise InputError(f"{where}: {column} {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise InputError(f"{where}: {column} {text!r} is not a finite number")
+    return value
+
+
+def _parse_score(text: str, where: str) -> float:
+    value = number_field(text, "mmlu_pro_score", where)
+    if not (math.isnan(value) or 0.0 <= value <= 100.0):
         raise InputError(f"{where}: mmlu_pro_score {value} is outside 0-100 (percent)")
     return value
 

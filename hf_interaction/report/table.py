@@ -18,7 +18,7 @@ from ..errors import InputError
 from ..shape.interval import DEFAULT_INTERVAL, Interval
 from . import stats
 from .columns import AUDIT_COLUMNS, TABLE_COLUMNS, TABLE_DIGITS, predictors_of, settings_in_order
-from .inputs import load_model_list, row_shape
+from .inputs import load_model_list, number_field, row_shape
 from .store_rows import store_audits, store_scores
 
 
@@ -100,15 +100,9 @@ def lead_setting_of(rows: list[dict]) -> str:
 
 def training_tokens(row: dict, where: str) -> float:
     """The row's published training-token count (NaN when empty); InputError when not a positive number."""
-    text = (row.get("training_tokens") or "").strip()
-    if not text:
-        return math.nan
-    try:
-        value = float(text)
-    except ValueError:
-        raise InputError(f"{where}: training_tokens {text!r} is not a number") from None
-    if not (math.isfinite(value) and value > 0):
-        raise InputError(f"{where}: training_tokens must be positive, got {text!r}")
+    value = number_field(row.get("training_tokens"), "training_tokens", where)
+    if not (math.isnan(value) or value > 0):
+        raise InputError(f"{where}: training_tokens must be positive, got {row['training_tokens'].strip()!r}")
     return value
 
 
