@@ -12,7 +12,7 @@ Populations: ``flat`` (i.i.d. Gaussian Jacobians), ``dominated`` (a few output d
 shared window component carry most of the energy, as on real LLMs: the heavy-tailed F̂ of issue 19),
 ``heavy`` (windows with log-normal scales: heavy-tailed window-to-window spread) and ``micro-llama``
 (the exact Jacobians of a tiny random Llama through the audit's output function).
-``benchmarks/coverage.py`` prints the table; ``tests/test_coverage.py`` asserts a fixed subset.
+``benchmarks/coverage.py`` prints the table; ``tests/agop/test_coverage.py`` asserts a fixed subset.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from ..errors import InputError
 from .common import get_interval, interval_options, open_store, store_option
 
 # Defaults literal here (not imported from report.stats, which pulls in scipy) so `--help` stays fast;
-# tests/test_report.py checks they equal stats.DEFAULT_N_BOOT / DEFAULT_N_PERM / DEFAULT_SEED.
+# tests/report/test_report.py checks they equal stats.DEFAULT_N_BOOT / DEFAULT_N_PERM / DEFAULT_SEED.
 
 
 def _store_for_report(store_path: str | None, no_store: bool):

@@ -1,5 +1,5 @@
 """Dequantize GGUF tensors with torch instead of gguf-py's numpy loops: the same arithmetic, in the same
-order and precision, so the weights are bit-identical (tests/test_gguf_load.py checks this against
+order and precision, so the weights are bit-identical (tests/models/test_gguf_load.py checks this against
 transformers' own GGUF path), but vectorised over the whole tensor and multi-threaded.
 
 On SmolLM2-135M (Q4_1) this is several times faster than gguf-py. Types without a torch version

@@ -9,7 +9,7 @@ kept per process, so resolving and loading share it), and the steps of transform
 GGUF tokenizer of ``tokenization_utils_tokenizers``) are applied to that parse: the same config keys,
 the same ``gguf.dequantize`` of the same bytes, the same tensor processors and cast, the name map
 computed once, the tokenizer converted from the parsed vocabulary. The results are identical to
-transformers' (tests/test_gguf_load.py checks SmolLM2 tensor by tensor).
+transformers' (tests/models/test_gguf_load.py checks SmolLM2 tensor by tensor).
 
 Only the architectures in :data:`FAST_ARCHITECTURES` take this route: those ``load_gguf_checkpoint``
 handles with its generic code alone (no architecture-specific config branch, and not transformers'

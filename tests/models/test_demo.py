@@ -49,7 +49,7 @@ def test_demo_has_learned_the_builtin_corpus(demo_model_and_tokenizer):
 
 
 def test_missing_demo_files_are_an_input_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(demo, "__file__", str(tmp_path / "demo.py"))
+    monkeypatch.setattr(demo, "__file__", str(tmp_path / "models" / "demo.py"))  # data/ would be tmp_path/data
     with pytest.raises(InputError, match="config.json, model.safetensors") as caught:
         demo_path()
     assert "train_demo.py" in caught.value.one_line()

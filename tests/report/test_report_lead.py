@@ -239,7 +239,7 @@ def test_report_leads_with_the_first_lists_setup(tmp_path, monkeypatch):
     from hf_interaction.report.lead_figure import LEAD_FIGURE
     from hf_interaction.report.lead_render import LEAD_STATS_FILE
 
-    repo = __import__("pathlib").Path(__file__).resolve().parents[1]
+    repo = __import__("pathlib").Path(__file__).resolve().parents[2]
     monkeypatch.chdir(tmp_path)
     _write_lead_list(tmp_path / "lead.csv")
     args = ["report", "--list", "lead.csv", "--list", str(repo / "model_lists" / "small_llms.csv"),

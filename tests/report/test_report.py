@@ -29,7 +29,7 @@ from hf_interaction.report.lead_figure import LEAD_FIGURE
 from hf_interaction.report.lead_render import LEAD_STATS_FILE
 from hf_interaction.shape.interval import DEFAULT_INTERVAL
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BUNDLED = REPO / "model_lists" / "small_llms.csv"
 REFERENCE = REPO.parent / "shared" / "reference" / "small_llm_reference.csv"
 COMMITTED = REPO / "reports"

@@ -87,7 +87,7 @@ def test_population_intervals_cover_corpus_values_in_most_seeds(micro):
     """Hutchinson, n = 32 windows (the fewest with population intervals), each its own unit: the 95%
     intervals of F, D and D/F, where shown (none of the six corpus windows dominates), cover the exact
     corpus value in at least 90% of 20 seeds (the default estimator's coverage is measured over
-    hundreds of seeds in tests/test_coverage.py); their median width is under eight times the value."""
+    hundreds of seeds in tests/agop/test_coverage.py); their median width is under eight times the value."""
     G = _corpus_G(micro)
     F, D = frobenius_energy(G), diagonal_energy(G)
     exact = {"f_ci": F, "d_ci": D, "diag_share_ci": D / F}

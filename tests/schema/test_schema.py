@@ -12,7 +12,7 @@ from hf_interaction import api, schema
 from hf_interaction.core.store import Store
 from hf_interaction.schema.upgrade import RENAMES
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "schema.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "schema.md"
 
 
 def test_docs_schema_md_is_generated_from_the_schema():

@@ -145,7 +145,7 @@ def test_wheel_ships_every_data_file(tmp_path):
     from pathlib import Path
 
     pytest.importorskip("setuptools")
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     src = tmp_path / "src"
     shutil.copytree(root / "hf_interaction", src / "hf_interaction",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.partial"))
@@ -291,7 +291,7 @@ def test_committed_reference_sweeps_rerender_byte_identically(name, tmp_path):
 
     from hf_interaction.cli import main
 
-    committed = Path(__file__).resolve().parents[1] / "reports" / "sweeps" / name
+    committed = Path(__file__).resolve().parents[2] / "reports" / "sweeps" / name
     work = tmp_path / name
     work.mkdir()
     shutil.copy(committed / "sweep.json", work / "sweep.json")

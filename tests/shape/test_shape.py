@@ -10,7 +10,7 @@ import torch
 from hf_interaction.errors import InputError
 from hf_interaction.shape.config import build_config, shape_from_config, shape_from_fields
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MODEL_LIST = ROOT / "model_lists" / "small_llms.csv"
 PUBLISHED_TOTALS = {  # published totals named in shared/reference/README.md
     "Qwen/Qwen2.5-0.5B": 494_032_768,

@@ -41,8 +41,8 @@ from hf_interaction.evaluation.lm_eval_compat import lean_simple_evaluate
 from hf_interaction.models.loading import load_model
 from hf_interaction.models.source import resolve_model
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "mmlu_pro"
-ROOT = Path(__file__).resolve().parents[1]
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "mmlu_pro"
+ROOT = Path(__file__).resolve().parents[2]
 LETTERS = "ABCDEFGHIJ"
 
 

@@ -25,7 +25,7 @@ from hf_interaction.commands.batch import model_subdir, read_list_models
 from hf_interaction.core.store import Store
 from hf_interaction.errors import BatchFailed
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "mmlu_pro"
 FAST = ["--preset", "micro", "--probe", "builtin"]
 

@@ -177,7 +177,7 @@ def test_accumulator_equals_exact_jacobian_products_probe_by_probe(micro):
 def test_hutchinson_intervals_cover_exact_values_at_paper_probe_counts(micro):
     """Paper probe counts (16 input, 32 output probes), single-probe groups for D̂ (--f-estimator
     hutchinson; the default estimator's coverage is measured over hundreds of seeds in
-    tests/test_coverage.py): over 10 probe seeds each exact value lies inside its 95% interval at
+    tests/agop/test_coverage.py): over 10 probe seeds each exact value lies inside its 95% interval at
     least 8 times, and the intervals are not trivially wide (log-scale intervals: hi/lo below 20; with
     16 input probes F's jackknife t has at most 5 degrees of freedom)."""
     exact = exact_input_metrics(micro.G(range(N_WINDOWS)))

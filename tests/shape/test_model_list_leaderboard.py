@@ -10,7 +10,7 @@ import pytest
 from hf_interaction.shape.config import shape_from_fields
 from hf_interaction.shape.model_list import read_model_list
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LIST = ROOT / "model_lists" / "open_llm_leaderboard.csv"
 COLUMNS = ["model_id", "family", "model_type", "base_or_instruct", "num_hidden_layers", "hidden_size",
            "intermediate_size", "num_attention_heads", "num_key_value_heads", "head_dim", "vocab_size",

@@ -132,7 +132,7 @@ def test_population_pair_f_is_exact_over_all_window_draws(micro):
 
 def test_pair_intervals_cover_exact_values_and_are_not_trivially_wide(micro):
     """32 output probes on the micro Llama's exact G (coverage itself is measured over hundreds of
-    seeds in tests/test_coverage.py): over 10 probe seeds every exact value lies inside its 95%
+    seeds in tests/agop/test_coverage.py): over 10 probe seeds every exact value lies inside its 95%
     interval at least 8 times, and the intervals are not trivially wide: median relative half-width
     below 0.75, and no log-scale interval spans more than a factor of 10."""
     exact = exact_input_metrics(micro.G(range(N_WINDOWS)))
