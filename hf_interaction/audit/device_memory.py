@@ -46,6 +46,28 @@ def cuda_windows(settings: AuditSettings, P: int, probes: int, parts) -> int:
     return windows_that_fit(settings, cuda_free_bytes(E.device), per_window, d)
 
 
+def probe_batch_that_fits(settings: AuditSettings, free_bytes: int, P: int, n_blocks: int, d: int, block_params: int,
+                          V: int, elem: int) -> int | None:
+    """Output probes per pass: None (all O in one pass) when one window of all of them fits half of
+    what the accumulators leave of ``free_bytes``; else the largest divisor of O whose one window
+    fits, and 1 when none does (the passes are then as small as they go)."""
+    room = (free_bytes - settings.pair_store_bytes(d) - DIAG_MEMORY_BUDGET) // 2
+    O = settings.output_probes  # noqa: E741 (the notation of docs/design.md)
+    for batch in range(O, 0, -1):
+        if O % batch == 0 and window_bytes(P, batch, n_blocks, d, block_params, V, elem) <= room:
+            return None if batch == O else batch
+    return 1
+
+
+def cuda_probe_batch(settings: AuditSettings, P: int, parts) -> int | None:
+    """:func:`probe_batch_that_fits` for the model ``parts`` on its CUDA device."""
+    E = parts.E_eff
+    V, d = E.shape
+    block_params = sum(p.numel() for p in parts.blocks[0].parameters()) if parts.blocks else 0
+    return probe_batch_that_fits(settings, cuda_free_bytes(E.device), P, len(parts.blocks), d, block_params, V,
+                                 E.element_size())
+
+
 def pair_store_budget(device: torch.device) -> int:
     """Bytes the pairs estimator's VJP store may take: PAIR_MEMORY_BUDGET on a CPU; on a CUDA device
     half its free memory once the model is loaded (the rest is for the passes and the finalisation's

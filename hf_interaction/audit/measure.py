@@ -55,10 +55,13 @@ class MeasureOptions:
 
 @dataclass
 class BlockPlan:
-    """The window blocks of one measurement: ``size`` windows per pass, this process's ``blocks``."""
+    """The window blocks of one measurement: ``size`` windows per pass, this process's ``blocks``, and
+    ``probe_batch`` output probes per pass (None: all); ``note`` says why when the audit chose it."""
 
     size: int
     blocks: list[list[int]]
+    probe_batch: int | None
+    note: str | None = None
     local: list[int] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -87,10 +90,19 @@ def measure(fn: OutputFunction, parts: ModelParts, windows: ProbeWindows, settin
 def plan_blocks(fn: OutputFunction, parts: ModelParts, windows: ProbeWindows, settings: AuditSettings,
                 options: MeasureOptions) -> BlockPlan:
     """Blocks of consecutive global window indices dealt to the processes: a pass's batch is then the
-    same whatever the number of processes."""
-    size = window_batch(settings, fn.prefix, options.probe_batch, parts, options.accelerator)
+    same whatever the number of processes. On CUDA without ``--probe-batch``, the probes per pass are
+    cut down (to a divisor of O) when one window of all of them would not fit the free memory."""
+    probe_batch, note = options.probe_batch, None
+    if probe_batch is None and parts.E_eff.device.type == "cuda":
+        from .device_memory import cuda_probe_batch
+
+        probe_batch = cuda_probe_batch(settings, settings.T + fn.prefix, parts)
+        if probe_batch is not None:
+            note = (f"output probes ran {probe_batch} per pass: one window of all {settings.output_probes} did not "
+                    "fit the free device memory by the audit's estimate (same result up to summation order)")
+    size = window_batch(settings, fn.prefix, probe_batch, parts, options.accelerator)
     blocks = [list(range(b, min(windows.n, b + size))) for b in range(0, windows.n, size)]
-    return BlockPlan(size, blocks[options.rank::options.world])
+    return BlockPlan(size, blocks[options.rank::options.world], probe_batch, note)
 
 
 @dataclass
@@ -180,7 +192,7 @@ def accumulate(acc: AgopAccumulator, fn: OutputFunction, parts: ModelParts, wind
     """Add every block of this process not yet in ``done`` to ``acc``, with progress and periodic saves."""
     E_eff, ids, world = parts.E_eff, windows.input_ids, options.world
     jvp_method = None if settings.f_estimator == "pairs" else settings.jvp_method  # pairs forms no JVPs
-    notes: list[str] = list(parts.notes)
+    notes: list[str] = list(parts.notes) + ([plan.note] if plan.note else [])
     todo = [w for w in plan.local if w not in set(done)]
     t_start = time.perf_counter()
     with Progress(options.progress) as bar:
@@ -192,9 +204,9 @@ def accumulate(acc: AgopAccumulator, fn: OutputFunction, parts: ModelParts, wind
             with torch.no_grad():
                 e = parts.embedding(ids[block].to(fn.input_device)).detach().to(E_eff.dtype)
             if count == 0 and jvp_method == "forward" and not done:
-                jvp_method = _first_block(acc, fn, e, U, R, E_eff, options.probe_batch, notes, block)
+                jvp_method = _first_block(acc, fn, e, U, R, E_eff, plan.probe_batch, notes, block)
             else:
-                acc.add_windows(fn, e, U, R, E_eff, probe_batch=options.probe_batch,
+                acc.add_windows(fn, e, U, R, E_eff, probe_batch=plan.probe_batch,
                                 jvp_method=cast(JvpMethod, jvp_method or "forward"), window_indices=block)
             done.extend(block)
             bar.advance(task, len(block) * world)

@@ -52,7 +52,8 @@ AUDIT_FLAGS = ("T", "n", "input_probes", "output_probes", "groups_per_half", "se
                    "and for other dtypes highest is in force whatever this says. Recorded as "
                    "runtime.matmul_precision; not part of the store's key (like the device).")
 @click.option("--probe-batch", type=int, default=None,
-              help="Probes per model pass (bounds memory; default: all probes at once).")
+              help="Probes per model pass (bounds memory; default: all probes at once, or on CUDA the "
+                   "largest divisor of the output probes whose one window fits the free memory).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Also write the JSON record, a per-layer CSV and a layer-profile figure here.")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False), default=None,

@@ -14,8 +14,8 @@ from tiny_models import save_tiny
 from hf_interaction import schema
 from hf_interaction.agop import finalization
 from hf_interaction.agop.metrics import psd_sqrt, psd_sqrt_batched
-from hf_interaction.audit.device_memory import window_bytes, windows_that_fit
-from hf_interaction.audit.measure import WINDOW_BATCH_ROWS, window_batch
+from hf_interaction.audit.device_memory import probe_batch_that_fits, window_bytes, windows_that_fit
+from hf_interaction.audit.measure import WINDOW_BATCH_ROWS, MeasureOptions, plan_blocks, window_batch
 from hf_interaction.audit.run import AuditSettings, run_audit
 from hf_interaction.core.runtime import matmul_precision
 from hf_interaction.errors import UsageError
@@ -173,3 +173,36 @@ def test_cpu_audit_numbers_do_not_depend_on_matmul_precision(tmp_path, tokenizer
         assert high["metrics"][key] == highest["metrics"][key], key
     assert [x["nfa_offdiag"] for x in high["layers"]] == [x["nfa_offdiag"] for x in highest["layers"]]
     np.testing.assert_equal(high["metrics"]["f_ci"], highest["metrics"]["f_ci"])
+
+
+def test_probes_per_pass_shrink_to_a_divisor_of_O_only_when_one_window_does_not_fit():
+    paper = AuditSettings.from_preset("paper", probe="builtin")
+    # The Llama-3-8B shape: 32 blocks of 4096, about 218M parameters each, V = 128,256.
+    shape = (257, 32, 4096, 218_112_000, 128_256, 4)
+    per_window = {b: window_bytes(shape[0], b, *shape[1:]) for b in (1, 2, 4, 8, 16, 32)}
+    store = paper.pair_store_bytes(4096)
+    roomy = 2 * per_window[32] + store + 2**32
+    assert probe_batch_that_fits(paper, roomy, *shape) is None  # all 32 probes in one pass
+    tight = 2 * per_window[8] + store + 2**31 + 1  # room for one window of 8 probes, not of 16
+    assert per_window[16] > (tight - store - 2**31) // 2
+    assert probe_batch_that_fits(paper, tight, *shape) == 8
+    assert probe_batch_that_fits(paper, store, *shape) == 1  # nothing fits: the smallest passes
+
+
+def test_cuda_plan_names_the_probe_batch_it_chose(monkeypatch):
+    import hf_interaction.audit.device_memory as dm
+
+    paper = AuditSettings.from_preset("paper", probe="builtin")
+    block = torch.nn.Linear(64, 256)
+    parts = SimpleNamespace(E_eff=torch.zeros(1000, 64).as_subclass(_Elsewhere), blocks=[block, block])
+    fn, windows = SimpleNamespace(prefix=1), SimpleNamespace(n=paper.n)
+    params = sum(p.numel() for p in block.parameters())
+    one_window_of_4 = window_bytes(257, 4, 2, 64, params, 1000, 4)
+    free = paper.pair_store_bytes(64) + 2 * 2**30 + 2 * one_window_of_4 + 1
+    monkeypatch.setattr(dm, "cuda_free_bytes", lambda device: free)
+    plan = plan_blocks(fn, parts, windows, paper, MeasureOptions())
+    assert plan.probe_batch == probe_batch_that_fits(paper, free, 257, 2, 64, params, 1000, 4) == 4
+    assert plan.note and "4 per pass" in plan.note and plan.size >= 1
+    assert plan_blocks(fn, parts, windows, paper, MeasureOptions(probe_batch=2)).probe_batch == 2  # asked: kept
+    assert plan_blocks(fn, SimpleNamespace(E_eff=torch.zeros(1000, 64), blocks=[block]), windows, paper,
+                       MeasureOptions()).probe_batch is None  # a CPU: all probes
