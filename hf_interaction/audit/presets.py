@@ -4,7 +4,7 @@ command can offer the presets without importing torch at start-up."""
 PRESETS: dict[str, dict[str, int]] = {
     # The paper's defaults.
     "paper": {"T": 256, "n": 128, "input_probes": 16, "output_probes": 32},
-    # A ~100M-parameter model on 2 CPU cores in about a minute (see README for measurements). 32 output
+    # A ~100M-parameter model on a CPU (the README has measured times). 32 output
     # probes: with 8, F̂'s typical draw on SmolLM2 was 30-40% low (issue 19; docs/metrics.md).
     "cpu": {"T": 32, "n": 8, "input_probes": 4, "output_probes": 32},
     # The embedded demo models are tiny: longer windows and more probes, still well under two minutes.
