@@ -108,7 +108,7 @@ def main() -> None:
     ids = torch.randint(0, V, (args.windows, args.T), generator=g).to(dev)
     with torch.no_grad():
         embeds = [parts.embedding(ids[i]).detach() for i in range(args.windows)]
-        fn.scale = float(fn.centre(fn.raw_output(input_ids=ids)).pow(2).mean().sqrt())
+        fn = fn.scaled(float(fn.centre(fn.raw_output(input_ids=ids)).pow(2).mean().sqrt()))
     U = make_input_probes(args.T, V, args.I, E, 42).to(E.dtype)
     R = make_output_probes(V, args.O, 42).to(device=dev, dtype=E.dtype)
 

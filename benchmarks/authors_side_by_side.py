@@ -143,11 +143,10 @@ def prepare(ref, loaded, settings, seed: int):
     windows = make_windows(load_corpus_text(settings.probe), loaded.tokenizer, settings.T, settings.n, seed)
     fn = OutputFunction(net, parts, _model_kind(ref), windows.prefix_ids)
     sums = _scale_and_loss(fn, windows.framed_ids, windows.n)  # the same s as the audit: RMS of f's logits
-    fn.scale = (sums["sq"] / sums["count"]) ** 0.5
     with torch.no_grad():
         # n×T×d; fn frames them (prefix) itself
         embeds = parts.embedding(windows.input_ids.to(fn.input_device)).detach()
-    return parts, fn, embeds
+    return parts, fn.scaled((sums["sq"] / sums["count"]) ** 0.5), embeds
 
 
 def run_authors(model: str, settings, seed: int) -> tuple[dict, float, float]:
@@ -159,7 +158,7 @@ def run_authors(model: str, settings, seed: int) -> tuple[dict, float, float]:
     chunk = WINDOW_CHUNK if embeds.device.type == "cuda" else None
     metrics = authors_estimator(fn, embeds, parts.E_eff, settings.input_probes, settings.output_probes, seed,
                                 window_chunk=chunk)
-    fn.close()
+    fn.fn.close()
     return metrics, t_load, time.perf_counter() - t0
 
 
@@ -202,7 +201,7 @@ def pass_floor(model: str, settings, I: int, O: int, seed: int) -> dict[str, flo
         torch.autograd.grad(g, u, grad_outputs=torch.ones_like(e))
 
     t_jvp = median(jvp) - t_fwd  # the double-backward JVP beyond its forward
-    fn.close()
+    fn.fn.close()
     n = settings.n
     return {"forward": t_fwd, "backward": t_bwd, "jvp": t_jvp, "pairs": n * (t_fwd + O * t_bwd),
             "authors": n * (I * (t_fwd + t_jvp + t_bwd) + O * (t_fwd + t_bwd))}

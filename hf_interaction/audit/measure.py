@@ -24,7 +24,7 @@ from ..core.runtime import Progress
 from ..errors import InputError, NumericalError
 from ..models.adapters import ModelParts, mlp_weights
 from ..probe import ProbeWindows
-from .output_function import CAUSAL_LM, OUTPUT_FUNCTION_DOC, OutputFunction
+from .output_function import CAUSAL_LM, OUTPUT_FUNCTION_DOC, OutputFunction, ScaledOutput
 from .preflight import check_embedding_path
 from .settings import AuditSettings
 
@@ -75,10 +75,9 @@ def measure(fn: OutputFunction, parts: ModelParts, windows: ProbeWindows, settin
     ``width`` is the residual-stream width (the blocks' tensors), which may differ from E_eff's."""
     plan = plan_blocks(fn, parts, windows, settings, options)
     scale = scale_pass(fn, parts, windows, plan, options)
-    fn.scale = scale.s
     acc, U, R = build_accumulator(fn, parts, windows, settings, width)
     state_file, done = resume(acc, settings, windows, plan, options)
-    run = accumulate(acc, fn, parts, windows, settings, plan, U, R, done, state_file, options)
+    run = accumulate(acc, fn.scaled(scale.s), parts, windows, settings, plan, U, R, done, state_file, options)
     if options.world > 1:
         acc.all_reduce_(lambda t: options.accelerator.reduce(t, reduction="sum"))
     out = assemble(acc, fn, parts, windows, scale, run, options, replicates)
@@ -186,7 +185,7 @@ class AccumulationRun:
     new_windows: int
 
 
-def accumulate(acc: AgopAccumulator, fn: OutputFunction, parts: ModelParts, windows: ProbeWindows,
+def accumulate(acc: AgopAccumulator, f: ScaledOutput, parts: ModelParts, windows: ProbeWindows,
                settings: AuditSettings, plan: BlockPlan, U: torch.Tensor | None, R: torch.Tensor, done: list[int],
                state_file: Path | None, options: MeasureOptions) -> AccumulationRun:
     """Add every block of this process not yet in ``done`` to ``acc``, with progress and periodic saves."""
@@ -202,11 +201,11 @@ def accumulate(acc: AgopAccumulator, fn: OutputFunction, parts: ModelParts, wind
         saved = len(done)
         for count, block in enumerate(b for b in plan.blocks if not set(b) <= set(done)):
             with torch.no_grad():
-                e = parts.embedding(ids[block].to(fn.input_device)).detach().to(E_eff.dtype)
+                e = parts.embedding(ids[block].to(f.fn.input_device)).detach().to(E_eff.dtype)
             if count == 0 and jvp_method == "forward" and not done:
-                jvp_method = _first_block(acc, fn, e, U, R, E_eff, plan.probe_batch, notes, block)
+                jvp_method = _first_block(acc, f, e, U, R, E_eff, plan.probe_batch, notes, block)
             else:
-                acc.add_windows(fn, e, U, R, E_eff, probe_batch=plan.probe_batch,
+                acc.add_windows(f, e, U, R, E_eff, probe_batch=plan.probe_batch,
                                 jvp_method=cast(JvpMethod, jvp_method or "forward"), window_indices=block)
             done.extend(block)
             bar.advance(task, len(block) * world)

@@ -1,7 +1,8 @@
 """The output function f of docs/design.md §4.1 around a Hugging Face model, with the hooks the estimators need.
 
 f(e) = (z − mean(z)) / s where z are the last-position logits for input embeddings e and s is a fixed
-scale (the RMS of the centred last-position logits over the probe windows). Encoders without an LM
+scale (the RMS of the centred last-position logits over the probe windows): ``OutputFunction`` gives
+z − mean(z) and ``OutputFunction.scaled(s)`` the f the estimators take, once s is measured. Encoders without an LM
 head (BERT family) use the final hidden state at the last position instead, uncentred (there is no
 softmax whose shift invariance would motivate centring), and the result says so.
 
@@ -17,6 +18,7 @@ positions are left out.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import torch
@@ -35,11 +37,11 @@ OUTPUT_FUNCTION_DOC = {
 
 
 class OutputFunction:
-    """Callable ``f(e) -> ForwardOut`` for the AGOP estimators (see agop/accumulator.py)."""
+    """Callable ``e -> ForwardOut`` with the centred, unscaled output; :meth:`scaled` gives the f the
+    AGOP estimators take (see agop/accumulator.py), once s is known."""
 
     def __init__(self, model: nn.Module, parts: ModelParts, kind: str, prefix_ids: tuple[int, ...] = ()):
         self.model, self.parts, self.kind = model, parts, kind
-        self.scale = 1.0
         self.prefix_ids = tuple(prefix_ids)
         self._prefix_embeds: torch.Tensor | None = None
         if self.prefix_ids:
@@ -111,11 +113,15 @@ class OutputFunction:
     def centre(self, z: torch.Tensor) -> torch.Tensor:
         return z - z.mean(dim=-1, keepdim=True) if self.kind == CAUSAL_LM else z
 
+    def scaled(self, s: float) -> ScaledOutput:
+        """f = (centred output) / s: what the estimators differentiate."""
+        return ScaledOutput(self, s)
+
     def __call__(self, e: torch.Tensor) -> ForwardOut:
         self._blocks = [None] * len(self.parts.blocks)
         self._mlps = [None] * len(self.parts.blocks)
         z = self.raw_output(inputs_embeds=self.frame(e))
-        f = self.centre(z.float() if z.dtype in (torch.float16, torch.bfloat16) else z) / self.scale
+        f = self.centre(z.float() if z.dtype in (torch.float16, torch.bfloat16) else z)
         missing = [layer for layer, t in enumerate(self._blocks) if t is None]
         if missing:
             raise RuntimeError(f"blocks {missing} were not called in the forward pass")
@@ -125,3 +131,15 @@ class OutputFunction:
         self._blocks = [None] * len(self.parts.blocks)
         self._mlps = [None] * len(self.parts.blocks)
         return out
+
+
+@dataclass(frozen=True)
+class ScaledOutput:
+    """The output function at a fixed scale s (docs/design.md §4.1): ``fn(e)`` with ``f / s``."""
+
+    fn: OutputFunction
+    s: float
+
+    def __call__(self, e: torch.Tensor) -> ForwardOut:
+        out = self.fn(e)
+        return replace(out, f=out.f / self.s)
