@@ -261,8 +261,9 @@ class AgopAccumulator:
                 self._add_input_vjps(sl, jvp_vjp(forward, e_i, U[sl]), group, E_eff)
         mlp_seen: set[int] = set()
         shared = one_forward and self.output_pass == "one_forward"
-        passes = output_passes(forward, e, R, self.n_layers, probe_batch, shared,
-                               on_fallback=lambda: setattr(self, "output_pass", "copies"))
+        mode, passes = output_passes(forward, e, R, self.n_layers, probe_batch, shared)
+        if shared and mode == "copies":  # tried and refused: the rest of the run uses copies too
+            self.output_pass = "copies"
         for sl, grads in passes:  # K×B×T×d
             if not self.pair_windows:  # the pairs estimator forms D from the stored VJPs at the end
                 self._add_diag_groups(sl, grads.at_input, E_eff, groups)

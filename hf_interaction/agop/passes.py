@@ -187,11 +187,12 @@ def output_probe_grads_one_forward(forward: ForwardFn, e: torch.Tensor, R: torch
 
 
 def output_passes(forward: ForwardFn, e: torch.Tensor, R: torch.Tensor, n_layers: int, batch: int | None,
-                  one_forward: bool, on_fallback: Callable[[], None]) -> Iterator[tuple[slice, OutputGrads]]:
-    """(probes, gradients, each K×B×T×d) of the output-probe pass over the windows e (B×T×d): one
-    shared forward of the batch (:func:`output_probe_grads_one_forward`) where ``one_forward`` and the
-    model's backward can be batched; else a forward of one copy per probe and window, calling
-    ``on_fallback`` first when the batched backward was tried and refused."""
+                  one_forward: bool) -> tuple[str, Iterator[tuple[slice, OutputGrads]]]:
+    """How the output-probe pass over the windows e (B×T×d) runs, and its (probes, gradients, each
+    K×B×T×d): ``"one_forward"``, one shared forward of the batch
+    (:func:`output_probe_grads_one_forward`), where ``one_forward`` and the model's backward can be
+    batched (the first batch is computed here to find out); else ``"copies"``, a forward of one copy
+    per probe and window."""
     if one_forward:
         passes = output_probe_grads_one_forward(forward, e, R, n_layers, batch)
         try:
@@ -199,10 +200,13 @@ def output_passes(forward: ForwardFn, e: torch.Tensor, R: torch.Tensor, n_layers
         except RuntimeError as exc:  # no batching rule for an op of this model's backward
             if "vmap" not in str(exc).lower() and "batch" not in str(exc).lower():
                 raise
-            on_fallback()
         else:
-            yield from itertools.chain([first], passes)
-            return
+            return "one_forward", itertools.chain([first], passes)
+    return "copies", _output_passes_by_copies(forward, e, R, n_layers, batch)
+
+
+def _output_passes_by_copies(forward: ForwardFn, e: torch.Tensor, R: torch.Tensor, n_layers: int,
+                             batch: int | None) -> Iterator[tuple[slice, OutputGrads]]:
     for sl in probe_slices(R.shape[0], batch):
         per_window = [output_probe_grads(forward, e_i, R[sl], n_layers) for e_i in e]
         yield sl, OutputGrads(

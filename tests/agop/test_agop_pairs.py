@@ -239,3 +239,38 @@ def test_pair_f_laws(n, O, scale, seed):  # noqa: E741
     again = pair_statistics(acc, E, gram)
     assert again.f_hat == pytest.approx(sums.f_hat * scale**4, rel=1e-9)
     assert again.d_hat == pytest.approx(sums.d_hat * scale**4, rel=1e-9)
+
+
+class _NoBatchingRule(torch.autograd.Function):
+    """Identity whose backward reads a value out of the gradient (``.item()``), which vmap cannot
+    batch: torch refuses the batched backward, as it does for a model op without a batching rule."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        if not math.isfinite(grad.abs().sum().item()):
+            raise FloatingPointError("non-finite gradient")
+        return grad
+
+
+def test_output_pass_falls_back_to_copies_when_the_backward_cannot_be_batched(micro):
+    """A model whose backward cannot be batched runs the output probes as one copy per probe and
+    window, says so in ``output_pass`` for the rest of the run, and stores the same VJPs."""
+    import dataclasses
+
+    def unbatchable(e):
+        out = micro.forward(e)
+        return dataclasses.replace(out, f=_NoBatchingRule.apply(out.f))
+
+    O, n = 4, 3  # noqa: E741
+    R = make_output_probes(V, O, 2)
+    windows = torch.stack(micro.windows(range(n)))
+    batched, copies = _accumulator(O, n), _accumulator(O, n)
+    batched.add_windows(micro.forward, windows, None, R, micro.E, window_indices=list(range(n)))
+    copies.add_windows(unbatchable, windows[:2], None, R, micro.E, window_indices=[0, 1])
+    assert batched.output_pass == "one_forward" and copies.output_pass == "copies"
+    copies.add_windows(unbatchable, windows[2:], None, R, micro.E, window_indices=[2])  # no second try
+    torch.testing.assert_close(copies.output_vjp_store, batched.output_vjp_store, rtol=1e-10, atol=0)
