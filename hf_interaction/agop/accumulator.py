@@ -194,10 +194,8 @@ class AgopAccumulator:
         T, d, V = self.seq_len, self.embed_size, self.vocab_size
         if tuple(e_i.shape) != (T, d):
             raise ValueError(f"window embeddings must be T×d = {T}×{d}, got {tuple(e_i.shape)}")
-        if U is None and self.input_probes == 0:
-            pass
-        elif U is None or tuple(U.shape) != (self.input_probes, T, d):
-            got = None if U is None else tuple(U.shape)
+        got = None if U is None else tuple(U.shape)
+        if got != (self.input_probes, T, d) and not (got is None and self.input_probes == 0):
             raise ValueError(f"input probes must be {self.input_probes}×{T}×{d}, got {got}")
         if tuple(R.shape) != (self.output_probes, self.output_size):
             raise ValueError(f"output probes must be {self.output_probes}×{self.output_size}, got {tuple(R.shape)}")

@@ -21,6 +21,7 @@ from .corpus import (
 from .corpus_text import RECORD_SEPARATOR, CorpusText
 from .windows import (
     ProbeWindows,
+    frame_ids,
     framing_description,
     framing_prefix,
     make_windows,
@@ -43,6 +44,7 @@ __all__ = [
     "ProbeWindows",
     "builtin_corpus",
     "builtin_module_paragraphs",
+    "frame_ids",
     "framing_description",
     "framing_prefix",
     "load_corpus_text",

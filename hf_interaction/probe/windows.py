@@ -39,6 +39,18 @@ if TYPE_CHECKING:
     import torch
 
 
+def frame_ids(ids: Any, prefix_ids: tuple[int, ...]) -> Any:
+    """Rows of token ids (B×T) as the model sees them: the tokenizer's prefix (BOS, :func:`framing_prefix`)
+    before each row; the one place windows are framed (the audit's probe windows, the sweep's training
+    and validation rows)."""
+    import torch
+
+    if not prefix_ids:
+        return ids
+    prefix = torch.tensor(prefix_ids, dtype=ids.dtype).expand(ids.shape[0], -1)
+    return torch.cat([prefix, ids], dim=1)
+
+
 @dataclass(frozen=True)
 class ProbeWindows:
     """n windows of T token ids cut from a probe corpus, with everything needed to reproduce them."""
@@ -60,12 +72,7 @@ class ProbeWindows:
     @property
     def framed_ids(self) -> torch.Tensor:
         """n x (P + T): the prefix, then the T text tokens, as the model sees each window."""
-        import torch
-
-        if not self.prefix_ids:
-            return self.input_ids
-        prefix = torch.tensor(self.prefix_ids, dtype=self.input_ids.dtype).expand(self.n, -1)
-        return torch.cat([prefix, self.input_ids], dim=1)
+        return frame_ids(self.input_ids, self.prefix_ids)
 
     def bits_per_byte(self, total_nats: float) -> float:
         """Bits per byte of a next-token loss summed (in nats) over text positions 1..T-1 of every window."""

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputError
+from ..probe.windows import frame_ids
 from .settings import SweepSettings
-from .training import frame_inputs
 
 
 @dataclass
@@ -46,7 +46,7 @@ class SweepData:
         idx = self.chunk_order[step * self.batch_size:(step + 1) * self.batch_size]
         rows = torch.stack([self.train_tokens[i * self.seq_len:i * self.seq_len + self.seq_len + 1]
                             for i in idx.tolist()])
-        return frame_inputs(rows[:, :-1], self.prefix_ids), rows[:, 1:]
+        return frame_ids(rows[:, :-1], self.prefix_ids), rows[:, 1:]
 
     def provenance(self) -> dict:
         """What every record says about the data (corpus, tokenizer, hashes, sizes)."""

@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from ..errors import NumericalError
+from ..probe.windows import frame_ids
 
 Batch = TypeVar("Batch")
 LossOf = Callable[[Any, Batch], Any]  # (model, batch) -> scalar loss tensor
@@ -62,16 +63,6 @@ def warmup_cosine_schedule(optimizer: Any, steps: int, warmup: int, min_ratio: f
     return LambdaLR(optimizer, partial(warmup_cosine, steps=steps, warmup=warmup, min_ratio=min_ratio))
 
 
-def frame_inputs(inputs: Any, prefix_ids: tuple[int, ...]) -> Any:
-    """Put the tokenizer's prefix (BOS) before each row of inputs, as the audit frames probe windows."""
-    import torch
-
-    if not prefix_ids:
-        return inputs
-    prefix = torch.tensor(prefix_ids, dtype=inputs.dtype).expand(inputs.shape[0], -1)
-    return torch.cat([prefix, inputs], dim=1)
-
-
 def next_token_loss(model: Any, inputs: Any, targets: Any, n_prefix: int = 0) -> Any:
     """Mean cross-entropy of ``targets`` given ``inputs`` (framed with ``n_prefix`` prefix tokens,
     whose predictions are not scored)."""
@@ -92,7 +83,7 @@ def validation_loss(model: Any, windows: Any, batch: int = 16, prefix_ids: tuple
     with torch.no_grad():
         for b0 in range(0, windows.shape[0], batch):
             rows = windows[b0:b0 + batch]
-            logits = model(input_ids=frame_inputs(rows[:, :-1], prefix_ids)).logits[:, len(prefix_ids):].float()
+            logits = model(input_ids=frame_ids(rows[:, :-1], prefix_ids)).logits[:, len(prefix_ids):].float()
             loss = F.cross_entropy(logits.flatten(0, 1), rows[:, 1:].flatten(), reduction="sum")
             total += float(loss)
             count += rows[:, 1:].numel()

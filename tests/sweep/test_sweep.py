@@ -268,13 +268,14 @@ def test_validation_loss_with_a_prefix_counts_text_predictions_only():
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from hf_interaction.sweep.training import frame_inputs, validation_loss
+    from hf_interaction.probe.windows import frame_ids
+    from hf_interaction.sweep.training import validation_loss
 
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(vocab_size=40, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                                          intermediate_size=32, initializer_range=0.5)).eval()
     rows = torch.randint(3, 40, (3, 9), generator=torch.Generator().manual_seed(1))
-    framed = frame_inputs(rows[:, :-1], (1,))
+    framed = frame_ids(rows[:, :-1], (1,))
     assert framed.shape == (3, 9) and (framed[:, 0] == 1).all()
     with torch.no_grad():
         logits = model(input_ids=framed).logits[:, 1:]
