@@ -18,6 +18,10 @@ SEEDS = range(200)
 UNBIASED = ("D/F", "erank", "log10 D/F ratio")
 
 
+#: 200 seeds of four populations take over 20 s: CI runs them, the fast path (-m "not slow") does not.
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module", params=["flat", "dominated", "heavy", "micro-llama"])
 def rows(request):
     kind = request.param

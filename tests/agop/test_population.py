@@ -83,6 +83,7 @@ def test_population_estimates_match_corpus_agop_over_seeds(micro):
     assert mean[2] - 1 > 3 * se[2], (mean, se)
 
 
+@pytest.mark.slow  # over 5 s: CI runs it, the fast path (-m "not slow") does not
 def test_population_intervals_cover_corpus_values_in_most_seeds(micro):
     """Hutchinson, n = 32 windows (the fewest with population intervals), each its own unit: the 95%
     intervals of F, D and D/F, where shown (none of the six corpus windows dominates), cover the exact

@@ -104,6 +104,7 @@ def _software_line(md: str) -> str:
     return re.search(r"^- \*\*software:\*\* .*$", md, re.M).group(0)
 
 
+@pytest.mark.slow  # over 5 s: CI runs it, the fast path (-m "not slow") does not
 def test_committed_report_regenerates_byte_identically(tmp_path, monkeypatch):
     """The committed reports/ is what its own regenerate line writes from the committed model list.
 

@@ -233,6 +233,7 @@ def _write_lead_list(path, n: int = 24) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+@pytest.mark.slow  # over 5 s: CI runs it, the fast path (-m "not slow") does not
 def test_report_leads_with_the_first_lists_setup(tmp_path, monkeypatch):
     from hf_interaction.cli import main
     from hf_interaction.report import REPORT_STEM
