@@ -68,8 +68,23 @@ class BlockPlan:
         self.local = [i for block in self.blocks for i in block]
 
 
+@dataclass
+class Measurement:
+    """The metric part of an audit record: ``metrics`` and ``layers`` (docs/schema.md), the notes
+    the record carries, and the seconds the finalisation took (for ``runtime.finalize_s``)."""
+
+    metrics: dict[str, Any]
+    layers: list[dict[str, Any]]
+    notes: list[str]
+    finalize_s: float
+
+    def record(self) -> dict[str, Any]:
+        """The record's first keys, in the order records have always had them."""
+        return {"metrics": self.metrics, "layers": self.layers, "notes": self.notes}
+
+
 def measure(fn: OutputFunction, parts: ModelParts, windows: ProbeWindows, settings: AuditSettings, width: int,
-            options: MeasureOptions, replicates: dict | None = None) -> dict:
+            options: MeasureOptions, replicates: dict | None = None) -> Measurement:
     """Shard windows, accumulate, reduce, finalise. Returns the metric part of the record.
 
     ``width`` is the residual-stream width (the blocks' tensors), which may differ from E_eff's."""
@@ -220,7 +235,7 @@ def accumulate(acc: AgopAccumulator, f: ScaledOutput, parts: ModelParts, windows
 
 
 def assemble(acc: AgopAccumulator, fn: OutputFunction, parts: ModelParts, windows: ProbeWindows, scale: ScalePass,
-             run: AccumulationRun, options: MeasureOptions, replicates: dict | None) -> dict:
+             run: AccumulationRun, options: MeasureOptions, replicates: dict | None) -> Measurement:
     """Finalise the (reduced) sums into the metric part of the record: metrics, layers, notes."""
     E_eff = parts.E_eff
     V, d_embed = E_eff.shape
@@ -252,7 +267,7 @@ def assemble(acc: AgopAccumulator, fn: OutputFunction, parts: ModelParts, window
     for note in (metrics.get("ci_note"), metrics["population"].get("note")):
         if note:
             notes.append(note)
-    return {"metrics": metrics, "layers": layers, "notes": notes, "finalize_s": finalize_s}
+    return Measurement(metrics, layers, notes, finalize_s)
 
 
 def _scale_and_loss(fn: OutputFunction, windows: torch.Tensor, batch: int) -> dict[str, float]:

@@ -124,9 +124,11 @@ def run_audit(
 
 @dataclass
 class _Measured:
-    """The metric part of a record and what the rest of the record says about how it was made."""
+    """The record so far (the measurement, and the baseline with ``--baseline init``) and what the
+    rest of the record says about how it was made."""
 
     record: dict
+    finalize_s: float
     shape: dict
     windows: ProbeWindows
     precision: str
@@ -148,19 +150,19 @@ def _measure_model(loaded: LoadedModel, settings: AuditSettings, corpus, interva
     on_cuda = any(p.device.type == "cuda" for p in net.parameters())
     with matmul_precision(matmul, "cuda" if on_cuda else "cpu", settings.dtype) as precision:
         try:
-            record = measure(fn, parts, windows, settings, shape["width"], options, trained_replicates)
+            measurement = measure(fn, parts, windows, settings, shape["width"], options, trained_replicates)
         finally:
             fn.close()
+        record = measurement.record()
         if settings.baseline == "init":
             _measure_baseline(record, net, kind, windows, settings, shape, options, trained_replicates)
-    return _Measured(record, shape, windows, precision)
+    return _Measured(record, measurement.finalize_s, shape, windows, precision)
 
 
 def _complete_record(measured: _Measured, loaded: LoadedModel, settings: AuditSettings, corpus,
                      interval: Interval, options: MeasureOptions, t0: float, load_s: float | None) -> dict:
     """The record: the measurement with its provenance (model, revision, settings, windows, runtime)."""
     ref, net, accelerator, record = loaded.ref, loaded.model, options.accelerator, measured.record
-    finalize_s = record.pop("finalize_s")
     wall = time.perf_counter() - t0
     record.update({
         **record_header(),
@@ -181,7 +183,7 @@ def _complete_record(measured: _Measured, loaded: LoadedModel, settings: AuditSe
             "peak_rss_gb": _peak_rss_gb(),
             "matmul_precision": measured.precision,
             "load_s": load_s,
-            "finalize_s": finalize_s,
+            "finalize_s": measured.finalize_s,
             "gpu_peak_gb": gpu_peak_gb(p.device for p in net.parameters()),
         },
     })
@@ -221,7 +223,7 @@ def _measure_baseline(record: dict, net, kind: str, windows: ProbeWindows, setti
             out = measure(fn, parts, windows, settings, shape["width"], replace(options, resume_dir=None), reps)
         finally:
             fn.close()
-        runs.append({"init_seed": init_seed, "metrics": out["metrics"], "layers": out["layers"]})
+        runs.append({"init_seed": init_seed, "metrics": out.metrics, "layers": out.layers})
         replicates.append(reps)
         del fresh, parts, fn
     metrics, layers = bl.summarize(runs)
