@@ -4,7 +4,7 @@ got neither and went to the network)."""
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
 
 import pytest
 
@@ -42,5 +42,8 @@ def test_cli_and_compare_use_the_same_rule():
         assert audit_settings_for(ref, {"preset": preset, **flags}) == default_settings("demo", preset, **flags)
 
 
-def test_run_audit_defaults_to_the_model_rule():
-    assert inspect.signature(run_audit).parameters["settings"].default is None
+@pytest.mark.slow  # a demo-preset audit: seconds
+def test_run_audit_without_settings_audits_a_demo_model_offline_with_its_defaults():
+    record = run_audit("demo", show_progress=False).record  # tests run offline: wikitext would fail
+    assert record["settings"] == dataclasses.asdict(default_settings("demo"))
+    assert record["probe"]["probe_spec"] == "builtin" and record["settings"]["T"] == 64  # the demo preset
