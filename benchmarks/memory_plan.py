@@ -24,8 +24,13 @@ GIB = 2**30
 
 
 def main() -> None:
-    from hf_interaction.audit.device_memory import window_bytes
-    from hf_interaction.audit.settings import DIAG_MEMORY_BUDGET, AuditSettings
+    from hf_interaction.audit.device_memory import (
+        probe_batch_that_fits,
+        room_for_passes,
+        window_bytes,
+        windows_that_fit,
+    )
+    from hf_interaction.audit.settings import AuditSettings
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--list", default="model_lists/open_llm_leaderboard.csv")
@@ -47,16 +52,19 @@ def main() -> None:
         total = float(row["total_params"])
         tied = row["tie_word_embeddings"].strip().lower() in ("true", "1")
         block_params = (total - V * d * (1 if tied else 2)) / L
-        free = args.gpu_gb * 1e9 - total * elem - args.context_gb * GIB
-        store = settings.pair_store_bytes(d)
-        room = (free - store - DIAG_MEMORY_BUDGET) / 2
-        per_window = window_bytes(settings.T + 1, settings.output_probes, L, d, int(block_params), V, elem)
-        status = "refused" if store > free / 2 else "at risk" if per_window > room else "fits"
-        windows = max(1, min(settings.n, int(room // per_window))) if status == "fits" else 0
-        if status == "at risk":  # the largest --probe-batch (a divisor of O) whose one window fits
-            batches = [b for b in range(settings.output_probes, 0, -1) if settings.output_probes % b == 0
-                       and window_bytes(settings.T + 1, b, L, d, int(block_params), V, elem) <= room]
-            status = f"--probe-batch {batches[0]}" if batches else "at risk"
+        free = int(args.gpu_gb * 1e9 - total * elem - args.context_gb * GIB)
+        store, room = settings.pair_store_bytes(d), room_for_passes(settings, free, d)
+        shape = (L, d, int(block_params), V, elem)
+        per_window = window_bytes(settings.T + 1, settings.output_probes, *shape)
+        batch = probe_batch_that_fits(settings, free, settings.T + 1, *shape)  # the audit's own choice
+        per_pass_window = window_bytes(settings.T + 1, batch or settings.output_probes, *shape)
+        if store > free // 2:  # pair_store_budget on CUDA: half the free memory
+            status, windows = "refused", 0
+        elif per_pass_window > room:
+            status, windows = "at risk", 0
+        else:
+            status = "fits" if batch is None else f"--probe-batch {batch}"
+            windows = windows_that_fit(settings, free, per_pass_window, d)
         rows.append((row["model_id"], total / 1e9, total * elem / 1e9, store / 1e9, free / 2e9, per_window / 1e9,
                      room / 1e9, windows, status))
 

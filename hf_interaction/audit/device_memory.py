@@ -28,30 +28,25 @@ def window_bytes(P: int, probes: int, n_blocks: int, d: int, block_params: int, 
     return int(max(model, 28 * P * V))
 
 
+def room_for_passes(settings: AuditSettings, free_bytes: int, d_embed: int) -> int:
+    """Bytes the model passes may take: half of ``free_bytes`` less the accumulators still to be
+    allocated (F's pair store and the diagonal budget)."""
+    return (free_bytes - settings.pair_store_bytes(d_embed) - DIAG_MEMORY_BUDGET) // 2
+
+
 def windows_that_fit(settings: AuditSettings, free_bytes: int, per_window: int, d_embed: int) -> int:
-    """Windows per pass in half of ``free_bytes`` less the accumulators still to be allocated (F's
-    pair store and the diagonal budget), rounded down to a power of two (so small changes in free
-    memory rarely change it), within [1, n]."""
-    budget = (free_bytes - settings.pair_store_bytes(d_embed) - DIAG_MEMORY_BUDGET) // 2
-    fit = max(1, int(budget // max(per_window, 1)))
+    """Windows per pass in :func:`room_for_passes`, rounded down to a power of two (so small changes in
+    free memory rarely change it), within [1, n]."""
+    fit = max(1, int(room_for_passes(settings, free_bytes, d_embed) // max(per_window, 1)))
     return max(1, min(settings.n, 1 << (fit.bit_length() - 1)))
-
-
-def cuda_windows(settings: AuditSettings, P: int, probes: int, parts) -> int:
-    """:func:`windows_that_fit` for the model ``parts`` (adapters.ModelParts) on its CUDA device."""
-    E = parts.E_eff
-    V, d = E.shape
-    block_params = sum(p.numel() for p in parts.blocks[0].parameters()) if parts.blocks else 0
-    per_window = window_bytes(P, probes, len(parts.blocks), d, block_params, V, E.element_size())
-    return windows_that_fit(settings, cuda_free_bytes(E.device), per_window, d)
 
 
 def probe_batch_that_fits(settings: AuditSettings, free_bytes: int, P: int, n_blocks: int, d: int, block_params: int,
                           V: int, elem: int) -> int | None:
-    """Output probes per pass: None (all O in one pass) when one window of all of them fits half of
-    what the accumulators leave of ``free_bytes``; else the largest divisor of O whose one window
-    fits, and 1 when none does (the passes are then as small as they go)."""
-    room = (free_bytes - settings.pair_store_bytes(d) - DIAG_MEMORY_BUDGET) // 2
+    """Output probes per pass: None (all O in one pass) when one window of all of them fits
+    :func:`room_for_passes`; else the largest divisor of O whose one window fits, and 1 when none
+    does (the passes are then as small as they go)."""
+    room = room_for_passes(settings, free_bytes, d)
     O = settings.output_probes  # noqa: E741 (the notation of docs/design.md)
     for batch in range(O, 0, -1):
         if O % batch == 0 and window_bytes(P, batch, n_blocks, d, block_params, V, elem) <= room:
@@ -59,13 +54,25 @@ def probe_batch_that_fits(settings: AuditSettings, free_bytes: int, P: int, n_bl
     return 1
 
 
-def cuda_probe_batch(settings: AuditSettings, P: int, parts) -> int | None:
-    """:func:`probe_batch_that_fits` for the model ``parts`` on its CUDA device."""
+def model_memory_shape(parts) -> tuple[int, int, int, int, int]:
+    """``(n_blocks, d, block_params, V, elem)`` of the model ``parts`` (adapters.ModelParts): what
+    :func:`window_bytes` needs besides the positions and probes."""
     E = parts.E_eff
     V, d = E.shape
     block_params = sum(p.numel() for p in parts.blocks[0].parameters()) if parts.blocks else 0
-    return probe_batch_that_fits(settings, cuda_free_bytes(E.device), P, len(parts.blocks), d, block_params, V,
-                                 E.element_size())
+    return len(parts.blocks), d, block_params, V, E.element_size()
+
+
+def cuda_windows(settings: AuditSettings, P: int, probes: int, parts) -> int:
+    """:func:`windows_that_fit` for the model ``parts`` on its CUDA device."""
+    n_blocks, d, block_params, V, elem = model_memory_shape(parts)
+    per_window = window_bytes(P, probes, n_blocks, d, block_params, V, elem)
+    return windows_that_fit(settings, cuda_free_bytes(parts.E_eff.device), per_window, d)
+
+
+def cuda_probe_batch(settings: AuditSettings, P: int, parts) -> int | None:
+    """:func:`probe_batch_that_fits` for the model ``parts`` on its CUDA device."""
+    return probe_batch_that_fits(settings, cuda_free_bytes(parts.E_eff.device), P, *model_memory_shape(parts))
 
 
 def pair_store_budget(device: torch.device) -> int:
