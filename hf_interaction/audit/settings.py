@@ -51,8 +51,8 @@ class AuditSettings:
         "pairs", "How F = ‖G‖² is estimated. pairs: from pairs of different output probes' VJPs, which D and tr G "
                  "use too (no input probes, no JVPs). Measured on SmolLM2 at the cpu preset (32 probe seeds at fixed "
                  "windows, the two estimators side by side, one thread each, one run): relative SD of F̂ 0.25 with "
-                 "32 output probes at 49 s per audit, against 0.26 with 16 Hutchinson input probes at 76 s, so "
-                 "spread² × time is 1.7× lower (3.4× against 4 input probes in an 8-seed run; docs/metrics.md). "
+                 "32 output probes, against 0.26 with 16 Hutchinson input probes in 1.5× the time, so spread² × "
+                 "time is 1.7× lower (3.4× against 4 input probes in an 8-seed run; docs/metrics.md). "
                  "hutchinson: the paper's estimator, input probes with a JVP and a VJP each.", choices=F_ESTIMATORS)
     jvp_method: str = setting("forward", "forward-mode JVP (falls back automatically) or the double-backward trick "
                                          "(--f-estimator hutchinson only).", choices=JVP_METHODS)
