@@ -168,9 +168,6 @@ class AgopAccumulator:
         self.pair_windows = pair_windows
         self.output_vjp_store = torch.zeros(pair_windows, output_probes, T, self.embed_size, dtype=cell_dtype, **kw)
         self.pair_rows_seen = torch.zeros(pair_windows, dtype=torch.int64, **kw)
-        #: How the output-probe pass ran: "one_forward" (one forward, batched backward passes) or
-        #: "copies" (a forward of one copy per probe; used where the batched backward is unsupported).
-        self.output_pass = "one_forward"
 
     # -- sizes --------------------------------------------------------------------------------------
 
@@ -237,8 +234,9 @@ class AgopAccumulator:
         the next B after the windows seen (right for one process). ``probe_batch`` caps the probes per
         model pass (None: all at once). ``jvp_method``: ``"forward"`` (forward-mode AD; needs formulas
         for every op, e.g. eager attention on CPU) or ``"double_backward"`` (reverse-mode only).
-        ``one_forward``: the output probes share one forward of the batch; False, or a model whose
-        backward cannot be batched, runs a forward of one copy per probe and window. Model parameters
+        ``one_forward``: the output probes share one forward of the batch; False runs a forward of one
+        copy per probe and window (for a model whose backward cannot be batched:
+        :func:`~hf_interaction.agop.passes.batched_backward_failure` tells). Model parameters
         should have ``requires_grad=False`` so no parameter gradients are built."""
         if e.ndim != 3:
             raise ValueError(f"windows must be B×T×d, got shape {tuple(e.shape)}")
@@ -258,11 +256,7 @@ class AgopAccumulator:
                 assert jvp_vjp is not None and U is not None  # input probes: checked above
                 self._add_input_vjps(sl, jvp_vjp(forward, e_i, U[sl]), group, E_eff)
         mlp_seen: set[int] = set()
-        shared = one_forward and self.output_pass == "one_forward"
-        mode, passes = output_passes(forward, e, R, self.n_layers, probe_batch, shared)
-        if shared and mode == "copies":  # tried and refused: the rest of the run uses copies too
-            self.output_pass = "copies"
-        for sl, grads in passes:  # K×B×T×d
+        for sl, grads in output_passes(forward, e, R, self.n_layers, probe_batch, one_forward):  # K×B×T×d
             if not self.pair_windows:  # the pairs estimator forms D from the stored VJPs at the end
                 self._add_diag_groups(sl, grads.at_input, E_eff, groups)
             else:  # K×B×T×d → the windows' rows, probes sl

@@ -10,7 +10,6 @@ from a forward of one copy per probe or from one forward shared by all probes.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -187,22 +186,38 @@ def output_probe_grads_one_forward(forward: ForwardFn, e: torch.Tensor, R: torch
 
 
 def output_passes(forward: ForwardFn, e: torch.Tensor, R: torch.Tensor, n_layers: int, batch: int | None,
-                  one_forward: bool) -> tuple[str, Iterator[tuple[slice, OutputGrads]]]:
-    """How the output-probe pass over the windows e (B×T×d) runs, and its (probes, gradients, each
-    K×B×T×d): ``"one_forward"``, one shared forward of the batch
-    (:func:`output_probe_grads_one_forward`), where ``one_forward`` and the model's backward can be
-    batched (the first batch is computed here to find out); else ``"copies"``, a forward of one copy
-    per probe and window."""
+                  one_forward: bool) -> Iterator[tuple[slice, OutputGrads]]:
+    """The output-probe pass over the windows e (B×T×d): its (probes, gradients, each K×B×T×d), from
+    one shared forward of the batch (:func:`output_probe_grads_one_forward`) when ``one_forward``, else
+    from a forward of one copy per probe and window (for a model whose backward cannot be batched:
+    :func:`batched_backward_failure` says so before the run)."""
     if one_forward:
-        passes = output_probe_grads_one_forward(forward, e, R, n_layers, batch)
-        try:
-            first = next(passes)
-        except RuntimeError as exc:  # no batching rule for an op of this model's backward
-            if "vmap" not in str(exc).lower() and "batch" not in str(exc).lower():
-                raise
-        else:
-            return "one_forward", itertools.chain([first], passes)
-    return "copies", _output_passes_by_copies(forward, e, R, n_layers, batch)
+        return output_probe_grads_one_forward(forward, e, R, n_layers, batch)
+    return _output_passes_by_copies(forward, e, R, n_layers, batch)
+
+
+def capability_failure(trial: Callable[[], object]) -> str | None:
+    """Run ``trial``, a small computation that needs one autograd capability; None when it ran, else the
+    first line of what it raised. The audit chooses its fallbacks with these checks before the run,
+    instead of reading the text of an error raised in the middle of it."""
+    try:
+        trial()
+    except (NotImplementedError, RuntimeError) as exc:
+        return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+    return None
+
+
+def forward_mode_failure(forward: ForwardFn, e_i: torch.Tensor, U: torch.Tensor) -> str | None:
+    """Why forward-mode AD cannot run through ``forward`` (an op without a forward-mode formula), or
+    None: one JVP of one window (T×d) along its first input probe."""
+    return capability_failure(lambda: jvp_vjp_forward(forward, e_i, U[:1]))
+
+
+def batched_backward_failure(forward: ForwardFn, e_i: torch.Tensor, R: torch.Tensor, n_layers: int) -> str | None:
+    """Why the backward of ``forward`` cannot be batched over probes (an op without a batching rule),
+    or None: one shared forward of one window (T×d) and the batched backward of two output probes."""
+    return capability_failure(
+        lambda: next(output_probe_grads_one_forward(forward, e_i.unsqueeze(0), R[:2], n_layers, None)))
 
 
 def _output_passes_by_copies(forward: ForwardFn, e: torch.Tensor, R: torch.Tensor, n_layers: int,

@@ -19,7 +19,7 @@ import torch
 
 from ..agop import AgopAccumulator, finalize, make_input_probes, make_output_probes
 from ..agop.metrics import aofe_ratio
-from ..agop.passes import JvpMethod
+from ..agop.passes import JvpMethod, batched_backward_failure, forward_mode_failure
 from ..core.runtime import Progress
 from ..errors import InputError, NumericalError
 from ..models.adapters import ModelParts, mlp_weights
@@ -192,9 +192,10 @@ def resume(acc: AgopAccumulator, settings: AuditSettings, windows: ProbeWindows,
 
 @dataclass
 class AccumulationRun:
-    """What accumulating left besides the sums: the JVP method used, the notes, the timing."""
+    """What accumulating left besides the sums: the JVP method and output pass used, the notes, the timing."""
 
     jvp_method: str | None
+    output_pass: str
     notes: list[str]
     seconds: float
     new_windows: int
@@ -205,8 +206,8 @@ def accumulate(acc: AgopAccumulator, f: ScaledOutput, parts: ModelParts, windows
                state_file: Path | None, options: MeasureOptions) -> AccumulationRun:
     """Add every block of this process not yet in ``done`` to ``acc``, with progress and periodic saves."""
     E_eff, ids, world = parts.E_eff, windows.input_ids, options.world
-    jvp_method = None if settings.f_estimator == "pairs" else settings.jvp_method  # pairs forms no JVPs
     notes: list[str] = list(parts.notes) + ([plan.note] if plan.note else [])
+    jvp_method, one_forward = _capabilities(f, parts, ids, settings, U, R, notes)
     todo = [w for w in plan.local if w not in set(done)]
     t_start = time.perf_counter()
     with Progress(options.progress) as bar:
@@ -214,24 +215,38 @@ def accumulate(acc: AgopAccumulator, f: ScaledOutput, parts: ModelParts, windows
                        f"windows × {settings.input_probes + settings.output_probes} probes")
         bar.advance(task, len(done) * world)
         saved = len(done)
-        for count, block in enumerate(b for b in plan.blocks if not set(b) <= set(done)):
+        for block in (b for b in plan.blocks if not set(b) <= set(done)):
             with torch.no_grad():
                 e = parts.embedding(ids[block].to(f.fn.input_device)).detach().to(E_eff.dtype)
-            if count == 0 and jvp_method == "forward" and not done:
-                jvp_method = _first_block(acc, f, e, U, R, E_eff, plan.probe_batch, notes, block)
-            else:
-                acc.add_windows(f, e, U, R, E_eff, probe_batch=plan.probe_batch,
-                                jvp_method=cast(JvpMethod, jvp_method or "forward"), window_indices=block)
+            acc.add_windows(f, e, U, R, E_eff, probe_batch=plan.probe_batch, jvp_method=jvp_method or "forward",
+                            window_indices=block, one_forward=one_forward)
             done.extend(block)
             bar.advance(task, len(block) * world)
             if state_file is not None and len(done) - saved >= options.save_every:
                 _save_state(state_file, acc, done, _resume_key(settings, windows, world))
                 saved = len(done)
     elapsed = time.perf_counter() - t_start
-    if acc.output_pass != "one_forward":
+    return AccumulationRun(jvp_method, "one_forward" if one_forward else "copies", notes, elapsed, len(todo))
+
+
+def _capabilities(f: ScaledOutput, parts: ModelParts, ids: torch.Tensor, settings: AuditSettings,
+                  U: torch.Tensor | None, R: torch.Tensor, notes: list[str]) -> tuple[JvpMethod | None, bool]:
+    """The JVP method (None for the pairs estimator, which forms no JVPs) and whether the output probes
+    can share one forward, each checked on the first window before the run (agop/passes.py): a model
+    without forward-mode formulas uses the double-backward JVP, one whose backward cannot be batched
+    runs one forward per probe; both give the same numbers, slower, and the notes say so."""
+    with torch.no_grad():
+        e_i = parts.embedding(ids[:1].to(f.fn.input_device)).detach().to(parts.E_eff.dtype)[0]
+    jvp_method: JvpMethod | None = None if settings.f_estimator == "pairs" else cast(JvpMethod, settings.jvp_method)
+    if jvp_method == "forward" and U is not None and (why := forward_mode_failure(f, e_i, U)):
+        notes.append(f"forward-mode JVP unavailable for this model ({why}); used the double-backward JVP "
+                     "(same result, slower)")
+        jvp_method = "double_backward"
+    if batched_backward_failure(f, e_i, R, len(parts.blocks)):
         notes.append("the output probes ran as one forward per probe: this model's backward could not be batched "
                      "(same result, slower)")
-    return AccumulationRun(jvp_method, notes, elapsed, len(todo))
+        return jvp_method, False
+    return jvp_method, True
 
 
 def assemble(acc: AgopAccumulator, fn: OutputFunction, parts: ModelParts, windows: ProbeWindows, scale: ScalePass,
@@ -257,7 +272,7 @@ def assemble(acc: AgopAccumulator, fn: OutputFunction, parts: ModelParts, window
         "embedding_scale": parts.embedding_scale,
         "embedding_path_rel_diff": scale.embedding_path_rel,
         "jvp_method": run.jvp_method,
-        "output_pass": acc.output_pass,
+        "output_pass": run.output_pass,
         "seconds_per_window": run.seconds / run.new_windows if run.new_windows else None,
     })
     if fn.kind == CAUSAL_LM:
@@ -324,25 +339,6 @@ def window_batch(settings: AuditSettings, prefix: int, probe_batch: int | None, 
     if accelerator is not None and accelerator.num_processes > 1:
         size = int(accelerator.gather(torch.tensor([size], device=accelerator.device)).min())
     return size
-
-
-def _first_block(acc: AgopAccumulator, fn, e, U, R, E_eff, probe_batch, notes: list[str], block: list[int]) -> str:
-    """Add the first windows with forward-mode JVPs; if the model has an op without a forward-mode
-    derivative, undo them and use the double-backward JVP for the whole run (and say so)."""
-    snapshot = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in acc.state_dict().items()}
-    try:
-        acc.add_windows(fn, e, U, R, E_eff, probe_batch=probe_batch, jvp_method="forward", window_indices=block)
-        return "forward"
-    except (NotImplementedError, RuntimeError) as exc:
-        text = str(exc).lower()
-        if "forward" not in text and "dual" not in text and "jvp" not in text:
-            raise
-        acc.load_state_dict(snapshot)
-        notes.append(f"forward-mode JVP unavailable for this model ({str(exc).splitlines()[0][:120]}); "
-                     "used the double-backward JVP (same result, slower)")
-        acc.add_windows(fn, e, U, R, E_eff, probe_batch=probe_batch, jvp_method="double_backward",
-                        window_indices=block)
-        return "double_backward"
 
 
 def _resume_key(settings: AuditSettings, windows: ProbeWindows, world: int) -> str:

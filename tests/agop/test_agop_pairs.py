@@ -18,9 +18,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from micro_llama import CI_KEYS, D_MODEL, N_LAYERS, N_WINDOWS, T, V, exact_input_metrics
 
-from hf_interaction.agop import AgopAccumulator, embedding_gram, finalize, make_output_probes
+from hf_interaction.agop import AgopAccumulator, embedding_gram, finalize, make_input_probes, make_output_probes
 from hf_interaction.agop.pairs import pair_statistics
-from hf_interaction.agop.passes import output_probe_grads, output_probe_grads_one_forward
+from hf_interaction.agop.passes import (
+    batched_backward_failure,
+    forward_mode_failure,
+    output_probe_grads,
+    output_probe_grads_one_forward,
+)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -256,9 +261,9 @@ class _NoBatchingRule(torch.autograd.Function):
         return grad
 
 
-def test_output_pass_falls_back_to_copies_when_the_backward_cannot_be_batched(micro):
-    """A model whose backward cannot be batched runs the output probes as one copy per probe and
-    window, says so in ``output_pass`` for the rest of the run, and stores the same VJPs."""
+def test_a_backward_that_cannot_be_batched_is_found_before_the_run_and_copies_store_the_same_vjps(micro):
+    """The capability check finds a model whose backward has no batching rule (and passes the micro
+    model's), and the per-copy output pass it then calls for stores the same VJPs as the shared one."""
     import dataclasses
 
     def unbatchable(e):
@@ -268,9 +273,36 @@ def test_output_pass_falls_back_to_copies_when_the_backward_cannot_be_batched(mi
     O, n = 4, 3  # noqa: E741
     R = make_output_probes(V, O, 2)
     windows = torch.stack(micro.windows(range(n)))
+    assert batched_backward_failure(micro.forward, windows[0], R, N_LAYERS) is None
+    assert batched_backward_failure(unbatchable, windows[0], R, N_LAYERS)  # the reason, in one line
     batched, copies = _accumulator(O, n), _accumulator(O, n)
     batched.add_windows(micro.forward, windows, None, R, micro.E, window_indices=list(range(n)))
-    copies.add_windows(unbatchable, windows[:2], None, R, micro.E, window_indices=[0, 1])
-    assert batched.output_pass == "one_forward" and copies.output_pass == "copies"
-    copies.add_windows(unbatchable, windows[2:], None, R, micro.E, window_indices=[2])  # no second try
+    copies.add_windows(unbatchable, windows, None, R, micro.E, window_indices=list(range(n)), one_forward=False)
     torch.testing.assert_close(copies.output_vjp_store, batched.output_vjp_store, rtol=1e-10, atol=0)
+
+
+class _NoForwardMode(torch.autograd.Function):
+    """Identity without a ``jvp``: forward-mode AD cannot pass it, as for a model op without a
+    forward-mode formula."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+def test_an_op_without_a_forward_mode_formula_is_found_before_the_run(micro):
+    """The forward-mode capability check names the failure for such a model and passes the micro model."""
+    import dataclasses
+
+    def no_forward_mode(e):
+        out = micro.forward(e)
+        return dataclasses.replace(out, f=_NoForwardMode.apply(out.f))
+
+    U = make_input_probes(T, V, 2, micro.E, 0)
+    e_i = micro.windows([0])[0]
+    assert forward_mode_failure(micro.forward, e_i, U) is None
+    assert "jvp" in forward_mode_failure(no_forward_mode, e_i, U).lower()
