@@ -36,7 +36,7 @@ def _settings(kind: str, probes: int, T: int, n: int):
     from hf_interaction.audit.settings import AuditSettings
 
     if kind == "pairs":
-        return AuditSettings(T=T, n=n, output_probes=probes, probe="builtin", f_estimator="pairs").resolve_estimator()
+        return AuditSettings(T=T, n=n, output_probes=probes, probe="builtin", f_estimator="pairs")
     return AuditSettings(T=T, n=n, input_probes=probes, output_probes=8, probe="builtin",
                          f_estimator="hutchinson").resolve_groups(49152)
 

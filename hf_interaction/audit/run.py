@@ -92,7 +92,7 @@ def run_audit(
     else:
         ref = model if isinstance(model, ModelRef) else resolve_model(model)
     settings = settings if settings is not None else default_settings(ref)
-    settings = settings.resolve_groups(text_config_dict(ref.config).get("vocab_size") or 1).resolve_estimator()
+    settings = settings.resolve_groups(text_config_dict(ref.config).get("vocab_size") or 1)
     corpus = load_corpus_text(settings.probe)
     key = settings.cache_key(corpus.sha256)
     accelerator = make_accelerator(device) if use_accelerate and device_map is None else None

@@ -66,6 +66,13 @@ class AuditSettings:
               "ratio, NFA over baseline). Costs about one more audit's time.", choices=BASELINES)
     baseline_seeds: int = setting(1, "Number of fresh inits (seeds SEED, SEED+1, …) averaged into the baseline.")
 
+    def __post_init__(self) -> None:
+        """The settings as measured, fixed as they are built: the pairs estimator uses no input probes
+        and no probe groups, so those read 0 and None whatever was passed (the CLI refuses them)."""
+        if self.f_estimator == "pairs":
+            object.__setattr__(self, "input_probes", 0)
+            object.__setattr__(self, "groups_per_half", None)
+
     @classmethod
     def from_preset(cls, preset: str, **overrides: Any) -> AuditSettings:
         if preset not in PRESETS:
@@ -77,11 +84,7 @@ class AuditSettings:
         if given.get("f_estimator", "pairs") == "pairs" and "groups_per_half" in given:
             raise UsageError("--groups-per-half groups the output probes of --f-estimator hutchinson; the default "
                              "pairs estimator uses single probes (add --f-estimator hutchinson, or drop it)")
-        return cls(**{**PRESETS[preset], **given}).resolve_estimator()
-
-    def resolve_estimator(self) -> AuditSettings:
-        """The settings as measured: no input probes and no probe groups for the pairs estimator."""
-        return replace(self, input_probes=0, groups_per_half=None) if self.f_estimator == "pairs" else self
+        return cls(**{**PRESETS[preset], **given})
 
     def validate(self) -> None:
         if self.f_estimator not in F_ESTIMATORS:
@@ -136,8 +139,9 @@ class AuditSettings:
         return self.window_groups > 1 and self.diag_bytes(vocab_size, m, True) <= budget_bytes
 
     def resolve_groups(self, vocab_size: int, budget_bytes: int = DIAG_MEMORY_BUDGET) -> AuditSettings:
-        """Fix ``groups_per_half`` when left to the default: the largest divisor m of O/2 whose
-        diagonal accumulators fit in ``budget_bytes``: with the population cells if they fit with
+        """The one step that needs the model: ``--f-estimator hutchinson``'s ``groups_per_half``, when
+        left to the default (the pairs estimator has none and is returned as it is), is the largest
+        divisor m of O/2 whose diagonal accumulators fit in ``budget_bytes``: with the population cells if they fit with
         m ≥ 4 (or m = O/2 when that is smaller), else without (population D is then unavailable).
         More groups make the jackknife interval of D honest (one probe per group is best); m = 2
         gives too narrow a CI (docs/metrics.md), so it is only the floor for very large vocabularies."""
@@ -164,7 +168,7 @@ class AuditSettings:
         (KEY_SCHEMA_VERSION): a later schema only renames keys, and the store upgrades old records
         when it reads them, so a stored audit stays a cache hit instead of being recomputed.
         """
-        return {**asdict(self.resolve_estimator()), "probe_corpus_sha256": corpus_sha256,
+        return {**asdict(self), "probe_corpus_sha256": corpus_sha256,
                 "schema_version": KEY_SCHEMA_VERSION,
                 "metrics_version": 4}
 

@@ -47,3 +47,14 @@ def test_run_audit_without_settings_audits_a_demo_model_offline_with_its_default
     record = run_audit("demo", show_progress=False).record  # tests run offline: wikitext would fail
     assert record["settings"] == dataclasses.asdict(default_settings("demo"))
     assert record["probe"]["probe_spec"] == "builtin" and record["settings"]["T"] == 64  # the demo preset
+
+
+def test_settings_are_as_measured_once_built():
+    """Built directly (the API), pairs settings hold no input probes and no groups: what the record and
+    the cache key say is what ran, with no later resolution step; Hutchinson's are kept."""
+    pairs = AuditSettings(f_estimator="pairs", input_probes=8, groups_per_half=2)
+    assert (pairs.input_probes, pairs.groups_per_half) == (0, None)
+    assert dataclasses.replace(pairs, T=16) == AuditSettings(T=16)
+    hutchinson = AuditSettings(f_estimator="hutchinson", input_probes=8, groups_per_half=2)
+    assert (hutchinson.input_probes, hutchinson.groups_per_half) == (8, 2)
+    assert pairs.resolve_groups(49152) is pairs
