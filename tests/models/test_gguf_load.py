@@ -58,6 +58,27 @@ def loaded():
 
 
 @needs_smollm2
+def test_the_one_reader_reads_what_transformers_reads(gguf_path):
+    """Every metadata value (the vocabulary's string arrays included) and the tensor table (names,
+    shapes, types, offsets, start of the data section) equal those of transformers' GGUF reader."""
+    from transformers.integrations.gguf import GgufHeader, read_gguf_metadata
+
+    from hf_interaction.models.gguf.header import read_gguf
+
+    class Every:
+        def __contains__(self, key):
+            return True
+
+    ours = read_gguf(gguf_path)
+    metadata, names = read_gguf_metadata(str(gguf_path), Every())
+    assert ours.metadata == metadata and tuple(ours.tensor_names) == names
+    theirs = GgufHeader.from_file(str(gguf_path))
+    assert [(t.name, t.shape, t.ggml_type, t.offset) for t in ours.tensors] == \
+        [(t.name, t.shape, t.ggml_type, t.offset) for t in theirs.tensors]
+    assert ours.data_start == theirs.data_start
+
+
+@needs_smollm2
 def test_config_is_transformers_config(gguf_path, reference):
     from hf_interaction.models.gguf.load import config_dict, parse
 
@@ -109,10 +130,40 @@ def test_tokenizer_files_beside_the_gguf_leave_it_to_autotokenizer(gguf_path, tm
 
 
 def test_other_architectures_and_unreadable_files_keep_transformers_path(tmp_path):
-    from hf_interaction.models.gguf.load import GgufParse, config_dict, parse
+    from hf_interaction.models.gguf.load import GgufFile, config_dict, parse
 
-    assert config_dict(GgufParse("x.gguf", {"general.architecture": "t5"}, None)) is None
+    assert config_dict(GgufFile("x.gguf", {"general.architecture": "t5"}, (), 0)) is None
     bad = tmp_path / "cut.gguf"
     bad.write_bytes(b"GGUF\x03\x00\x00\x00" + b"\x01" * 20)
     assert parse(bad) is None
     assert parse(tmp_path / "missing.gguf") is None
+
+
+def test_a_tensor_type_without_a_dequantizer_is_listed_not_refused(tmp_path):
+    """A Q5_0 tensor (transformers' own reader refuses the file) is counted in the quantization, so a
+    record can name what any GGUF file holds; only loading its weights needs a dequantizer."""
+    import gguf
+    import numpy as np
+    from gguf.quants import quant_shape_to_byte_shape
+
+    path = tmp_path / "q5.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_file_type(gguf.LlamaFileType.MOSTLY_Q5_0)
+    writer.add_tensor("output_norm.weight", np.ones(32, dtype=np.float32))
+    q5 = gguf.GGMLQuantizationType.Q5_0
+    writer.add_tensor("token_embd.weight", np.zeros(quant_shape_to_byte_shape((2, 32), q5), dtype=np.uint8),
+                      raw_dtype=q5)
+    for step in (writer.write_header_to_file, writer.write_kv_data_to_file, writer.write_tensors_to_file):
+        step()
+    writer.close()
+
+    from hf_interaction.models.gguf.file import quantization
+    from hf_interaction.models.gguf.header import read_gguf
+
+    assert quantization(path) == {"file_type": "Q5_0", "tensor_types": {"F32": 1, "Q5_0": 1}}
+    assert [(t.name, t.shape) for t in read_gguf(path).tensors] == [("output_norm.weight", (32,)),
+                                                                     ("token_embd.weight", (2, 32))]
+    from transformers.integrations.gguf import GgufHeader
+
+    with pytest.raises(ValueError, match="not supported"):
+        GgufHeader.from_file(str(path))

@@ -2,9 +2,9 @@
 
 transformers' own route (``from_pretrained(dir, gguf_file=...)`` and ``AutoTokenizer``) reads the whole
 file with ``gguf.GGUFReader`` three times and rebuilds its GGUF-to-Hugging-Face tensor-name map once
-per submodule (about 400 times for SmolLM2). Here the file
-is parsed once, memory-mapped, by transformers' own fast reader (``read_gguf_metadata``, ``GgufHeader``;
-kept per process, so resolving and loading share it), and the steps of transformers' legacy GGUF path
+per submodule (about 400 times for SmolLM2). Here the file is parsed once, memory-mapped, by the
+package's one GGUF reader (header.py; kept per process, so resolving and loading share it), and the
+steps of transformers' legacy GGUF path
 (``load_gguf_checkpoint`` and ``get_gguf_hf_weights_map`` in ``modeling_gguf_pytorch_utils``, and the
 GGUF tokenizer of ``tokenization_utils_tokenizers``) are applied to that parse: the same config keys,
 the same ``gguf.dequantize`` of the same bytes, the same tensor processors and cast, the name map
@@ -19,10 +19,10 @@ caller keeps transformers' route.
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
+
+from .header import GgufFile, read_gguf
 
 #: GGUF ``general.architecture`` values loaded here; the rest keep transformers' own GGUF route.
 FAST_ARCHITECTURES = frozenset({"llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "starcoder2"})
@@ -33,54 +33,13 @@ _TOKENIZER_FILES = ("tokenizer*", "special_tokens_map.json", "added_tokens.json"
                     "vocab*", "merges.txt")
 
 
-class _EveryKey:
-    """``read_gguf_metadata`` reads the string arrays whose key is ``in`` this: all of them."""
-
-    def __contains__(self, key: object) -> bool:
-        return True
-
-
-@dataclass(frozen=True)
-class GgufParse:
-    """One parse of a GGUF file: all metadata values, and the tensor table (no tensor data read)."""
-
-    path: str
-    metadata: dict
-    header: Any  # transformers.integrations.gguf.GgufHeader: tensor names, shapes, types, offsets
-
-    @property
-    def architecture(self) -> str:
-        return self.metadata["general.architecture"]
-
-    @property
-    def tensor_names(self) -> list[str]:
-        return [info.name for info in self.header.tensors]
-
-
-def parse(path: str | Path) -> GgufParse | None:
-    """The parse of ``path``, or None when this reader cannot read it (transformers' route then decides).
-
-    Kept for the two most recent files, keyed by path, size and modification time."""
-    path = Path(path).resolve()
+def parse(path: str | Path) -> GgufFile | None:
+    """The one parse of ``path`` (:func:`.header.read_gguf`), or None when it cannot be read
+    (transformers' route then decides, and says why)."""
     try:
-        stat = path.stat()
-        return _parse(str(path), stat.st_size, stat.st_mtime_ns)
-    except (ValueError, KeyError, OSError, IndexError, UnicodeDecodeError, ImportError):
+        return read_gguf(path)
+    except (ValueError, OSError):
         return None
-
-
-@functools.lru_cache(maxsize=2)
-def _parse(path: str, size: int, mtime_ns: int) -> GgufParse:
-    import struct
-
-    from transformers.integrations.gguf import GgufHeader, read_gguf_metadata
-
-    try:
-        metadata, _ = read_gguf_metadata(path, _EveryKey())
-        header = GgufHeader.from_file(path)  # re-reads the metadata, skipping the string arrays (cheap)
-    except struct.error as exc:
-        raise ValueError(f"truncated GGUF file: {exc}") from None
-    return GgufParse(path, metadata, header)
 
 
 def _unwrap(value):
@@ -88,7 +47,7 @@ def _unwrap(value):
     return value[0] if isinstance(value, list) and len(value) == 1 else value
 
 
-def config_dict(gguf: GgufParse) -> dict | None:
+def config_dict(gguf: GgufFile) -> dict | None:
     """The config dict ``load_gguf_checkpoint(path)["config"]`` gives, for a fast architecture; else None.
 
     The generic part of that function, line for line: the mistral rename, ``tie_word_embeddings`` from
@@ -122,7 +81,7 @@ def config_dict(gguf: GgufParse) -> dict | None:
     return config
 
 
-def tokenizer_parts(gguf: GgufParse) -> tuple[str, dict, dict]:
+def tokenizer_parts(gguf: GgufFile) -> tuple[str, dict, dict]:
     """``(architecture, tokenizer_dict, tokenizer_config)`` as transformers' ``get_gguf_tokenizer(path)``
     builds them, from the parse instead of a second read of the file."""
     from transformers.integrations.gguf.gguf_tokenizer_mapping import _SPECIAL_TOKENS, GGUF_TOKENIZER_MAPPING
@@ -207,7 +166,7 @@ def _tensor_data(blob, start: int, info):
     return blob[offset:offset + itemsize * count].view(dtype=item_type)[:count].reshape(shape), ggml_type
 
 
-def state_dict(gguf: GgufParse, config: dict, model, dtype) -> dict:
+def state_dict(gguf: GgufFile, config: dict, model, dtype) -> dict:
     """``load_gguf_checkpoint(path, return_tensors=True, model_to_load=model, torch_dtype=dtype)["tensors"]``:
     each tensor dequantized by ``gguf.dequantize``, passed through the architecture's tensor processor,
     renamed by :func:`weights_map` and cast to ``dtype``."""
@@ -221,8 +180,8 @@ def state_dict(gguf: GgufParse, config: dict, model, dtype) -> dict:
     processor = TENSOR_PROCESSORS.get(gguf.architecture, TensorProcessor)(config=config)
     key_mapping = weights_map(model, processor)
     blob = np.memmap(gguf.path, mode="r")
-    for info in gguf.header.tensors:
-        data, ggml_type = _tensor_data(blob, gguf.header.data_start, info)
+    for info in gguf.tensors:
+        data, ggml_type = _tensor_data(blob, gguf.data_start, info)
         result = processor.process(weights=dequantize_fast(data, ggml_type), name=info.name,
                                    tensor_key_mapping=key_mapping, parsed_parameters=parsed)
         if result.name not in key_mapping:
@@ -234,7 +193,7 @@ def state_dict(gguf: GgufParse, config: dict, model, dtype) -> dict:
     return parsed["tensors"]
 
 
-def load_model(gguf: GgufParse, auto, config_obj, kwargs: dict):
+def load_model(gguf: GgufFile, auto, config_obj, kwargs: dict):
     """The model ``auto.from_pretrained(dir, gguf_file=..., config=config_obj, **kwargs)`` loads, from the
     parse: the tensors are built against a meta-device copy of the model (for the name map), then handed
     to ``from_pretrained`` as its ``state_dict``, which ties, places and finalises them as it does for
@@ -256,7 +215,7 @@ def load_model(gguf: GgufParse, auto, config_obj, kwargs: dict):
     return model
 
 
-def load_tokenizer(gguf: GgufParse, directory: Path):
+def load_tokenizer(gguf: GgufFile, directory: Path):
     """The tokenizer ``AutoTokenizer.from_pretrained(directory, gguf_file=...)`` gives, built from the parse;
     None where that call would choose another class or read other files (the caller then makes it)."""
     from transformers import AutoConfig, TokenizersBackend
