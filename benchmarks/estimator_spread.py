@@ -94,7 +94,7 @@ def main() -> None:
             t0 = time.perf_counter()
             out = measure(fn, parts, windows, dataclasses.replace(settings, seed=seed), shape["width"], options)
             seconds.append(time.perf_counter() - t0)
-            values.append(out.metrics["f_hat"])
+            values.append(out.metrics["f"])
         results[config] = (np.array(values), statistics.median(seconds))
         print(f"# {config}: done ({len(values)} seeds, median {results[config][1]:.2f} s)", flush=True)
     header = f"{args.model}, T = {args.T}, n = {args.n}, windows seed 42, {args.seeds} probe seeds"

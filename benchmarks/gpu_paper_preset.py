@@ -154,7 +154,7 @@ def audit_row(name: str, model_dir: Path, flags: list[str], device: str | None, 
             "loop_s": (m["seconds_per_window"] or 0) * rec["settings"]["n"], "spw": m["seconds_per_window"],
             "finalize_s": rt.get("finalize_s"), "peak": f"{gpu:.1f} GPU" if gpu is not None else
             f"{rt['peak_rss_gb']:.1f} RSS", "precision": rt.get("matmul_precision"), "device": ", ".join(rt["devices"]),
-            "f_rel_se": (m.get("f_se") or float("nan")) / m["f_hat"]}
+            "f_rel_se": (m.get("f_se") or float("nan")) / m["f"]}
 
 
 def side_by_side(model_dir: Path, flags: list[str], device: str | None, timeout: int) -> dict[str, dict]:

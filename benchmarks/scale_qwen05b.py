@@ -195,7 +195,7 @@ def run_audit(model_dir: Path, out: Path, flags: list[str], checkout: Path) -> d
             "spw": record["metrics"]["seconds_per_window"], "jvp": record["metrics"].get("jvp_method"),
             "n": record["settings"]["n"], "T": record["settings"]["T"],
             "P": record["settings"]["input_probes"] + record["settings"]["output_probes"],
-            "pop_d": record["metrics"].get("population", {}).get("d_hat") is not None,
+            "pop_d": record["metrics"].get("population", {}).get("d") is not None,
             "notes": record.get("notes", [])}
 
 

@@ -135,10 +135,10 @@ def build_micro() -> Micro:
 def exact_input_metrics(G: torch.Tensor) -> dict[str, float]:
     F, D = frobenius_energy(G), diagonal_energy(G)
     tr = float(torch.trace(G))
-    return {"f_hat": F, "d_hat": D, "aofe": F - D, "aofe_ratio": aofe_ratio(G), "diag_share": D / F, "trace": tr,
+    return {"f": F, "d": D, "aofe": F - D, "aofe_ratio": aofe_ratio(G), "diag_share": D / F, "trace": tr,
             "effective_rank": tr * tr / F}
 
 
 #: Each reported estimate and the key of its interval.
-CI_KEYS = {"f_hat": "f_ci", "d_hat": "d_ci", "aofe": "aofe_ci", "aofe_ratio": "aofe_ratio_ci",
+CI_KEYS = {"f": "f_ci", "d": "d_ci", "aofe": "aofe_ci", "aofe_ratio": "aofe_ratio_ci",
            "diag_share": "diag_share_ci", "trace": "trace_ci", "effective_rank": "effective_rank_ci"}

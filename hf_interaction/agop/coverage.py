@@ -29,10 +29,10 @@ from hf_interaction.agop.probes import embedding_gram
 
 #: Interval keys checked: (name, path in the metrics dict).
 INTERVALS = (
-    ("F", ("f_hat", "f_ci")), ("D", ("d_hat", "d_ci")), ("AOFE", ("aofe", "aofe_ci")),
+    ("F", ("f", "f_ci")), ("D", ("d", "d_ci")), ("AOFE", ("aofe", "aofe_ci")),
     ("AOFE-ratio", ("aofe_ratio", "aofe_ratio_ci")), ("D/F", ("diag_share", "diag_share_ci")),
     ("tr G", ("trace", "trace_ci")), ("erank", ("effective_rank", "effective_rank_ci")),
-    ("pop F", ("population.f_hat", "population.f_ci")), ("pop D", ("population.d_hat", "population.d_ci")),
+    ("pop F", ("population.f", "population.f_ci")), ("pop D", ("population.d", "population.d_ci")),
     ("pop D/F", ("population.diag_share", "population.diag_share_ci")),
     ("pop AOFE-ratio", ("population.aofe_ratio", "population.aofe_ratio_ci")),
 )

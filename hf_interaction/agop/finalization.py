@@ -204,8 +204,8 @@ def _conditional_block(acc: AgopAccumulator, E_gram: torch.Tensor, stats: PairSt
     f_se = f.interval(level, "linear").se
     out = {
         "f_estimator": "output_probe_pairs" if stats is not None else "hutchinson",
-        "f_hat": f.point, "f_se": _json_float(math.nan if f_se is None else f_se), "f_ci": f_ci,
-        "d_hat": d.point, "d_ci": d_ci,
+        "f": f.point, "f_se": _json_float(math.nan if f_se is None else f_se), "f_ci": f_ci,
+        "d": d.point, "d_ci": d_ci,
         **ratios,
         "trace": trace.point, "trace_ci": trace_ci,
         "effective_rank": erank.corrected(), "effective_rank_plugin": erank.point, "effective_rank_ci": erank_ci,
@@ -240,7 +240,7 @@ def finalize(
             the resampling design), so two models measured on the same windows and probes pair (audit/baseline.py).
         window_blocks: W, the population's window units (pairs; default: ``pairs.window_blocks``).
 
-    Returns a dict with ``f_hat``, ``f_se``, ``d_hat``, ``aofe``, ``aofe_ratio``, ``diag_share``, ``trace``,
+    Returns a dict with ``f``, ``f_se``, ``d``, ``aofe``, ``aofe_ratio``, ``diag_share``, ``trace``,
     ``effective_rank``, their ``*_ci`` ([lo, hi] or None, see ``ci_note``), probe counts, ``population``
     and ``layers`` (one dict per block).
     """

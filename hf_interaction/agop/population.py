@@ -122,7 +122,7 @@ def window_traces(acc: AgopAccumulator, stats: PairStatistics | None) -> np.ndar
 
 
 def _empty(out: dict[str, Any], note: str) -> tuple[dict[str, Any], None]:
-    out.update(dict.fromkeys(("f_hat", "d_hat", "aofe_ratio", "diag_share", "diag_share_plugin", "f_ci", "d_ci",
+    out.update(dict.fromkeys(("f", "d", "aofe_ratio", "diag_share", "diag_share_plugin", "f_ci", "d_ci",
                               "aofe_ratio_ci", "diag_share_ci")))
     out["note"] = note
     return out, None
@@ -154,7 +154,7 @@ def population_metrics(acc: AgopAccumulator, E_gram: torch.Tensor, *, ci_level: 
     else:
         f, d = _hutchinson_estimates(acc, E_gram)
     share = d / f if d is not None else None
-    out.update({"f_hat": json_float(f.point), "d_hat": json_float(d.point if d is not None else math.nan),
+    out.update({"f": json_float(f.point), "d": json_float(d.point if d is not None else math.nan),
                 "diag_share": json_float(share.corrected() if share is not None else math.nan),
                 "diag_share_plugin": json_float(share.point if share is not None else math.nan)})
     out["aofe_ratio"] = None if out["diag_share"] is None else 1.0 - out["diag_share"]

@@ -22,7 +22,7 @@ from hf_interaction.agop.ustats import Estimate
 #: Layer fields averaged over baseline seeds.
 _LAYER_KEYS = ("nfa_offdiag", "nfa_full", "diag_share", "aofe_ratio", "effective_rank")
 #: Scalar metrics averaged over baseline seeds (a geometric mean for the diagonal share).
-_METRIC_KEYS = ("f_hat", "d_hat", "aofe_ratio", "trace", "effective_rank", "probe_loss_nats_per_token")
+_METRIC_KEYS = ("f", "d", "aofe_ratio", "trace", "effective_rank", "probe_loss_nats_per_token")
 
 
 def init_seeds(seed: int, count: int) -> list[int]:
@@ -57,11 +57,11 @@ def summarize(runs: list[dict]) -> tuple[dict, list[dict]]:
     """``baseline.metrics`` and ``baseline.layers`` from per-seed runs (means over seeds)."""
     metrics: dict[str, Any] = {k: _mean([r["metrics"].get(k) for r in runs]) for k in _METRIC_KEYS}
     metrics["diag_share"] = _geomean([r["metrics"]["diag_share"] for r in runs])
-    metrics["population_diag_share"] = _geomean([r["metrics"]["population"]["diag_share"] for r in runs])
+    metrics["population"] = {"diag_share": _geomean([r["metrics"]["population"]["diag_share"] for r in runs])}
     if len(runs) == 1:  # one seed: its intervals are the baseline's (probe and window noise)
         m = runs[0]["metrics"]
-        metrics.update({"diag_share_ci": m.get("diag_share_ci"), "aofe_ratio_ci": m.get("aofe_ratio_ci"),
-                        "population_diag_share_ci": m["population"].get("diag_share_ci")})
+        metrics.update({"diag_share_ci": m.get("diag_share_ci"), "aofe_ratio_ci": m.get("aofe_ratio_ci")})
+        metrics["population"]["diag_share_ci"] = m["population"].get("diag_share_ci")
     layers = []
     for idx, first in enumerate(runs[0]["layers"]):
         entry = {"layer": first["layer"]}

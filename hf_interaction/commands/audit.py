@@ -212,8 +212,8 @@ def print_summary(rec: dict, *, from_store: bool = False, out_dir: str | None = 
         t.add_column(col, justify="right" if col != "metric" else "left")
     t.add_row("AOFE-ratio", f"{m['aofe_ratio']:.4f}", _ci(m["aofe_ratio_ci"]))
     t.add_row("AOFE", f"{m['aofe']:.4g}", _ci(m["aofe_ci"]))
-    t.add_row("F (‖G‖²_F)", f"{m['f_hat']:.4g}", _ci(m["f_ci"]))
-    t.add_row("D (‖diag G‖²)", f"{m['d_hat']:.4g}", _ci(m["d_ci"]))
+    t.add_row("F (‖G‖²_F)", f"{m['f']:.4g}", _ci(m["f_ci"]))
+    t.add_row("D (‖diag G‖²)", f"{m['d']:.4g}", _ci(m["d_ci"]))
     if "diag_share" in m:  # records made before issue 10 lack these
         share, ci = m["diag_share"], m.get("diag_share_ci")
         t.add_row("diagonal share D/F", f"{share:.3e}", _ci(ci, ".3e"))
@@ -225,7 +225,7 @@ def print_summary(rec: dict, *, from_store: bool = False, out_dir: str | None = 
     pop = m.get("population")
     if pop and pop.get("diag_share") is not None:
         t.add_row("population D/F (corpus AGOP)", f"{pop['diag_share']:.3e}", _ci(pop.get("diag_share_ci"), ".3e"))
-        t.add_row("population F", f"{pop['f_hat']:.4g}", _ci(pop.get("f_ci")))
+        t.add_row("population F", f"{pop['f']:.4g}", _ci(pop.get("f_ci")))
     if "probe_loss_nats_per_token" in m:
         t.add_row("probe loss", f"{m['probe_loss_nats_per_token']:.4f} nats/token", "")
         t.add_row("", f"{m['probe_loss_bits_per_byte']:.4f} bits/byte", "")
@@ -276,9 +276,9 @@ def _baseline_table(rec: dict):
     for col in ("metric", "trained", "fresh init"):
         t.add_column(col, justify="right" if col != "metric" else "left")
     t.add_row("diagonal share D/F", f"{m['diag_share']:.3e}", f"{bm['diag_share']:.3e}" if bm["diag_share"] else "-")
-    pop = m["population"].get("diag_share")
-    if pop is not None and bm.get("population_diag_share"):
-        t.add_row("population D/F", f"{pop:.3e}", f"{bm['population_diag_share']:.3e}")
+    pop, base_pop = m["population"].get("diag_share"), bm["population"].get("diag_share")
+    if pop is not None and base_pop:
+        t.add_row("population D/F", f"{pop:.3e}", f"{base_pop:.3e}")
     t.add_row("effective rank", _f(m.get("effective_rank")), _f(bm.get("effective_rank")))
     if "probe_loss_nats_per_token" in m:
         t.add_row("probe loss (nats/token)", f"{m['probe_loss_nats_per_token']:.3f}",

@@ -23,7 +23,7 @@ def _summary(record) -> str:
 @click.command("ls")
 @click.option("--kind", type=click.Choice(KINDS), default=None, help="Only this kind of result.")
 @click.option("--model", default=None, help="Only results for this model id (or absolute local path).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON records (settings and payload included).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON records (key and payload included).")
 @store_option
 def ls_command(kind, model, as_json, store_path):
     """List what the results store holds (shapes, audits, evaluations, sweeps)."""
@@ -36,10 +36,10 @@ def ls_command(kind, model, as_json, store_path):
     from rich.table import Table
 
     table = Table(title=f"results store: {store.path}", title_justify="left")
-    for col in ("kind", "model", "revision", "settings", "created (UTC)", "summary"):
+    for col in ("kind", "model", "revision", "key hash", "created (UTC)", "summary"):
         table.add_column(col)
     for r in records:
-        table.add_row(r.kind, r.model, r.revision[:12], r.settings_hash, r.created_at, _summary(r))
+        table.add_row(r.kind, r.model, r.revision[:12], r.key_hash, r.created_at, _summary(r))
     Console(width=max(Console().width, 150)).print(table)
     if not records:
         click.echo("(empty)")

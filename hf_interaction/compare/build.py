@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..core.store import Store, settings_hash
+from ..core.store import Store, key_hash
 from ..errors import InputError, NotReachableError, UsageError
 from ..models.source import ModelRef
 from ..shape.interval import DEFAULT_INTERVAL, Interval
@@ -110,7 +110,7 @@ class _AuditSource:
         if candidates:
             rec = candidates[0]
             entry.audit, entry.audit_status = rec.payload, "stored"
-            entry.audit_settings, entry.audit_settings_hash = rec.settings, rec.settings_hash
+            entry.audit_settings, entry.audit_settings_hash = rec.key, rec.key_hash
             if entry.weights is None:
                 entry.weights = weights_from_record(rec.payload)
         elif not self.run:
@@ -132,7 +132,7 @@ class _AuditSource:
         key = chosen.cache_key(result.record.get("probe", {}).get("probe_corpus_sha256", ""))
         entry.audit, entry.audit_status = result.record, "stored" if result.from_store else "computed"
         entry.audit_settings = json.loads(json.dumps(key, default=str))  # as the store holds it
-        entry.audit_settings_hash = settings_hash(key)
+        entry.audit_settings_hash = key_hash(key)
         if not self.match.fields.items() <= entry.audit_settings.items():
             entry.notes.append(f"the audit computed for {entry.label} does not match {self.match.describe()}")
 
@@ -152,14 +152,14 @@ def _attach_evaluation(entry: ModelEntry, store: Store | None, eval_task: str | 
     """The newest stored evaluation of this model and revision (of ``eval_task`` if given)."""
     records = stored_records(store, "evaluations", entry.model_id, entry.revision)
     if eval_task:
-        records = [r for r in records if (r.settings.get("task") or r.payload.get("task")) == eval_task]
+        records = [r for r in records if (r.key.get("task") or r.payload.get("task")) == eval_task]
     usable = [r for r in records if finite(r.payload.get("acc")) is not None]
     if not usable:
         return
     rec = usable[0]
     entry.evaluation, entry.evaluation_settings, entry.evaluation_settings_hash = (
-        rec.payload, rec.settings, rec.settings_hash)
-    if len({r.settings_hash for r in usable}) > 1:
-        task = rec.payload.get("task") or rec.settings.get("task") or "task not recorded"
+        rec.payload, rec.key, rec.key_hash)
+    if len({r.key_hash for r in usable}) > 1:
+        task = rec.payload.get("task") or rec.key.get("task") or "task not recorded"
         entry.notes.append(f"{entry.label} has {len(usable)} stored evaluations with different settings; the newest "
-                           f"({task}, settings {rec.settings_hash}) is shown (narrow with --task)")
+                           f"({task}, settings {rec.key_hash}) is shown (narrow with --task)")

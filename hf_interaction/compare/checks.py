@@ -97,6 +97,6 @@ def _check_structure(comparison: Comparison, audited: list[ModelEntry]) -> None:
 
 def _common_settings_hash(audited: list[ModelEntry], store: Store | None) -> str | None:
     """A settings hash every audited model has a stored audit with (smallest if several)."""
-    sets = [{r.settings_hash for r in stored_records(store, "audits", m.model_id, m.revision)} for m in audited]
+    sets = [{r.key_hash for r in stored_records(store, "audits", m.model_id, m.revision)} for m in audited]
     common = set.intersection(*sets) if sets else set()
     return min(common) if common else None

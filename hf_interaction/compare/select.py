@@ -29,9 +29,9 @@ class AuditMatch:
         return not self.settings_hash and not self.fields
 
     def matches(self, record: Record) -> bool:
-        if self.settings_hash and not record.settings_hash.startswith(self.settings_hash):
+        if self.settings_hash and not record.key_hash.startswith(self.settings_hash):
             return False
-        return all(record.settings.get(k) == v for k, v in self.fields.items())
+        return all(record.key.get(k) == v for k, v in self.fields.items())
 
     def describe(self) -> str:
         parts = [f"settings hash {self.settings_hash}"] if self.settings_hash else []
@@ -61,10 +61,10 @@ def settings_from_hash(store: Store | None, settings_hash: str) -> AuditSettings
 
     names = {f.name for f in fields(AuditSettings)}
     for rec in store.list("audits") if store is not None else []:
-        if rec.settings_hash.startswith(settings_hash):
+        if rec.key_hash.startswith(settings_hash):
             # Keys written before the pairs estimator existed measured F by Hutchinson.
             return AuditSettings(**{"f_estimator": "hutchinson",
-                                    **{k: v for k, v in rec.settings.items() if k in names}})
+                                    **{k: v for k, v in rec.key.items() if k in names}})
     raise UsageError(f"no stored audit has settings hash {settings_hash!r}; cannot compute an audit from it",
                      "give the audit settings with --preset/--T/--n/... instead")
 

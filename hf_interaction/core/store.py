@@ -1,7 +1,9 @@
 """The embedded SQLite results store (docs/design.md §6).
 
 One table per kind of result (shapes, audits, evaluations, sweeps), all with the same columns and
-keyed by (model, revision, settings_hash). Settings and payload are JSON. Each write is one SQLite
+keyed by (model, revision, key hash): the *key* is the dict of everything that changes a record's
+numbers (an audit's settings with its corpus and versions, an evaluation's settings), stored as JSON
+beside the payload (the record itself; the SQL column keeps its first name, ``settings``). Each write is one SQLite
 transaction, so a crash or a kill mid-write leaves either the whole record or nothing; concurrent
 writers from several processes are serialised by SQLite's file lock. A ``failures`` table holds why
 a model of an ``audit --list`` / ``eval --list`` run failed (``hf_interaction.commands.batch``).
@@ -68,9 +70,9 @@ def default_store_path() -> Path:
     return Path(platformdirs.user_cache_dir("hf-interaction")) / "store.sqlite"
 
 
-def settings_hash(settings: dict) -> str:
-    """A stable 16-hex-digit hash of a settings dict (key order does not matter)."""
-    canon = json.dumps(settings, sort_keys=True, separators=(",", ":"), default=str)
+def key_hash(key: dict) -> str:
+    """A stable 16-hex-digit hash of a key dict (key order does not matter)."""
+    canon = json.dumps(key, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canon.encode()).hexdigest()[:16]
 
 
@@ -79,8 +81,8 @@ class Record:
     kind: str
     model: str
     revision: str
-    settings_hash: str
-    settings: dict
+    key_hash: str
+    key: dict
     payload: dict
     schema_version: int
     created_at: str
@@ -90,10 +92,10 @@ class Record:
             "kind": self.kind,
             "model": self.model,
             "revision": self.revision,
-            "settings_hash": self.settings_hash,
+            "key_hash": self.key_hash,
             "schema_version": self.schema_version,
             "created_at": self.created_at,
-            "settings": self.settings,
+            "key": self.key,
             "payload": self.payload,
         }
 
@@ -170,28 +172,28 @@ class Store:
         finally:
             conn.close()
 
-    def put(self, kind: str, model: str, revision: str, settings: dict, payload: dict) -> Record:
-        """Insert or replace the record for (model, revision, settings) in one transaction."""
+    def put(self, kind: str, model: str, revision: str, key: dict, payload: dict) -> Record:
+        """Insert or replace the record for (model, revision, key) in one transaction."""
         _check_kind(kind)
-        key = settings_hash(settings)
+        digest = key_hash(key)
         created = utc_now()
-        settings_json = json.dumps(settings, sort_keys=True, default=str)
+        key_json = json.dumps(key, sort_keys=True, default=str)
         payload_json = json.dumps(payload, sort_keys=True, default=str, allow_nan=True)
         with self._connect() as conn:
             conn.execute(
                 f"INSERT OR REPLACE INTO {kind} "
                 "(model, revision, settings_hash, settings, payload, schema_version, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (model, revision, key, settings_json, payload_json, SCHEMA_VERSION, created),
+                (model, revision, digest, key_json, payload_json, SCHEMA_VERSION, created),
             )
-        return Record(kind, model, revision, key, json.loads(settings_json), json.loads(payload_json),
+        return Record(kind, model, revision, digest, json.loads(key_json), json.loads(payload_json),
                       SCHEMA_VERSION, created)
 
-    def get(self, kind: str, model: str, revision: str, settings: dict) -> Record | None:
-        """The stored record for exactly these settings, or None (a cache miss)."""
+    def get(self, kind: str, model: str, revision: str, key: dict) -> Record | None:
+        """The stored record for exactly this key, or None (a cache miss)."""
         _check_kind(kind)
         rows = self._select(kind, "model = ? AND revision = ? AND settings_hash = ?",
-                            (model, revision, settings_hash(settings)))
+                            (model, revision, key_hash(key)))
         return rows[0] if rows else None
 
     def list(self, kind: str | None = None, model: str | None = None) -> list[Record]:
@@ -210,22 +212,22 @@ class Store:
         one-second resolution, and a replaced record is re-inserted, so row order is the truth)."""
         return list(reversed(self.list(kind, model)))
 
-    def delete(self, kind: str, model: str, revision: str, settings: dict) -> bool:
+    def delete(self, kind: str, model: str, revision: str, key: dict) -> bool:
         _check_kind(kind)
         with self._connect() as conn:
             cur = conn.execute(
                 f"DELETE FROM {kind} WHERE model = ? AND revision = ? AND settings_hash = ?",
-                (model, revision, settings_hash(settings)),
+                (model, revision, key_hash(key)),
             )
             return cur.rowcount > 0
 
-    def record_failure(self, kind: str, model: str, reason: str, settings: dict | None = None) -> None:
+    def record_failure(self, kind: str, model: str, reason: str, key: dict | None = None) -> None:
         """Record why ``model`` (as a list names it) failed for ``kind``; replaces an older failure."""
         _check_kind(kind)
         with self._connect() as conn:
             conn.execute("INSERT OR REPLACE INTO failures (kind, model, reason, settings, created_at) "
                          "VALUES (?, ?, ?, ?, ?)",
-                         (kind, model, reason, json.dumps(settings or {}, sort_keys=True, default=str), utc_now()))
+                         (kind, model, reason, json.dumps(key or {}, sort_keys=True, default=str), utc_now()))
 
     def clear_failure(self, kind: str, model: str) -> None:
         """Forget a recorded failure (the model has now run or been found in the store)."""
@@ -234,12 +236,12 @@ class Store:
             conn.execute("DELETE FROM failures WHERE kind = ? AND model = ?", (kind, model))
 
     def failures(self, kind: str | None = None) -> builtins.list[dict]:
-        """Recorded failures (kind, model, reason, settings, created_at), oldest first."""
+        """Recorded failures (kind, model, reason, key, created_at), oldest first."""
         where, args = ("kind = ?", (_check_kind(kind),)) if kind else ("1 = 1", ())
         with self._connect() as conn:
             rows = conn.execute(f"SELECT kind, model, reason, settings, created_at FROM failures WHERE {where} "
                                 "ORDER BY created_at, kind, model", args).fetchall()
-        return [{"kind": k, "model": m, "reason": r, "settings": json.loads(s), "created_at": c}
+        return [{"kind": k, "model": m, "reason": r, "key": json.loads(s), "created_at": c}
                 for k, m, r, s, c in rows]
 
     def _select(self, kind: str, where: str, args: tuple) -> builtins.list[Record]:
@@ -256,7 +258,7 @@ class Store:
     def export(self, path: str | Path, kind: str | None = None) -> Path:
         """Write records to JSON, CSV or Parquet, chosen by the file suffix.
 
-        JSON keeps the nested settings/payload; CSV and Parquet flatten them into dotted columns.
+        JSON keeps the nested key/payload; CSV and Parquet flatten them into dotted columns.
         The file is written to a temporary name and renamed, so a failed export leaves nothing.
         """
         import pandas as pd

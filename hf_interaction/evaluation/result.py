@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.outputs import json_text, output_dir, text_writer, write_together
-from ..core.store import settings_hash
+from ..core.store import key_hash
 from ..schema import SCHEMA_VERSION
 
 
@@ -71,7 +71,7 @@ class EvalResult:
 
     @property
     def settings_hash(self) -> str:
-        return settings_hash(self.settings)
+        return key_hash(self.settings)
 
     def save(self, out_dir: str | Path) -> Path:
         """Write the record to ``out_dir/eval-<model>@<revision>-<task>-<settings hash>.json`` and, when

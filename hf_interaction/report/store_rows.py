@@ -17,7 +17,7 @@ from collections import Counter
 from typing import cast
 
 from ..audit.presets import INTERVAL_ONLY_SETTINGS, comparable_settings
-from ..core.store import Record, settings_hash
+from ..core.store import Record, key_hash
 from ..errors import InputError
 
 EVAL_SETTING_PREFIX = "hf-interaction eval: "
@@ -34,7 +34,7 @@ _NO_STORE_HINT = "re-run the command that wrote it, or pass --no-store to use pu
 
 
 def _describe(kind: str, rec) -> str:
-    return f"stored {kind} of {rec.model}@{rec.revision} (settings {rec.settings_hash})"
+    return f"stored {kind} of {rec.model}@{rec.revision} (settings {rec.key_hash})"
 
 
 def _require(obj: object, keys: tuple[str, ...], what: str) -> dict:
@@ -72,7 +72,7 @@ def _eval_score(rec) -> tuple[str, float]:
     """The setup label and score (percent) of a stored evaluation; InputError if it lacks them."""
     what = _describe("evaluation", rec)
     payload = _require(rec.payload, EVAL_PAYLOAD_KEYS, what)
-    settings = _require(rec.settings, EVAL_SETTINGS_KEYS, f"the settings of {what}")
+    settings = _require(rec.key, EVAL_SETTINGS_KEYS, f"the settings of {what}")
     acc = _number(payload["acc"], f"acc of {what}")
     if not (0.0 <= acc <= 1.0):
         raise InputError(f"acc of {what} is {acc}, not a fraction in [0, 1]", _NO_STORE_HINT)
@@ -94,14 +94,14 @@ def store_scores(store, model_ids: set[str]) -> tuple[list[dict], list[str]]:
             continue
         label, score = _eval_score(rec)
         old = chosen.get((rec.model, label))
-        if old is None or (rec.created_at, rec.revision, rec.settings_hash) > (
-                old[0].created_at, old[0].revision, old[0].settings_hash):
+        if old is None or (rec.created_at, rec.revision, rec.key_hash) > (
+                old[0].created_at, old[0].revision, old[0].key_hash):
             chosen[(rec.model, label)] = (rec, score)
     if skipped_unlisted:
         notes.append(f"{skipped_unlisted} stored evaluation(s) of models not in the list were not used")
     notes += failure_notes(store, "evaluations", model_ids, {model for model, _ in chosen})
     rows = [{"model_id": model, "setting": label, "score": score,
-             "source": f"results store: evaluation {model}@{rec.revision} (settings {rec.settings_hash})"}
+             "source": f"results store: evaluation {model}@{rec.revision} (settings {rec.key_hash})"}
             for (model, label), (rec, score) in sorted(chosen.items())]
     return rows, notes
 
@@ -111,7 +111,7 @@ def audit_comparability(rec) -> str:
     (:data:`hf_interaction.audit.presets.INTERVAL_ONLY_SETTINGS`), and its output function (causal-LM
     logits or an encoder's hidden state). Audits with the same hash are comparable even when their
     ``groups_per_half`` (chosen from the vocabulary), ``n_boot`` or ``jvp_method`` differ."""
-    return settings_hash({"settings": comparable_settings(rec.settings),
+    return key_hash({"settings": comparable_settings(rec.key),
                           "output_function": rec.payload["metrics"].get("output_function")})
 
 
@@ -182,7 +182,7 @@ def store_audits(store, model_ids: set[str]) -> tuple[dict[str, dict], list[str]
     vocabularies: dict[str, object] = {}
     for rec in sorted(used, key=lambda r: (r.model, r.created_at, r.revision)):
         out[rec.model] = {**metrics[id(rec)][1], "audit_revision": rec.revision,
-                          "audit_settings_hash": rec.settings_hash}
+                          "audit_settings_hash": rec.key_hash}
         shape = rec.payload.get("shape") if isinstance(rec.payload.get("shape"), dict) else {}
         vocabularies[rec.model] = shape.get("vocab_size")
     if len(set(vocabularies.values())) > 1:

@@ -10,10 +10,10 @@ from .spec import RecordSchema
 METRICS = """
 f_estimator    str        how F was estimated: output_probe_pairs (pairs of output-probe VJPs, the default) or
   hutchinson (input probes, the paper's)
-f_hat          float      F: the estimate of ‖G‖²_F over the n windows (the paper's target)
-f_se           float      delete-one jackknife standard error of f_hat (over output probes; input probes for hutchinson)
+f              float      F: the estimate of ‖G‖²_F over the n windows (the paper's target)
+f_se           float      delete-one jackknife standard error of f (over output probes; input probes for hutchinson)
 f_ci           interval?  95% jackknife-t interval of F (log scale; see ci_method and docs/metrics.md)
-d_hat          float      D: the estimate of ‖diag G‖² (a U-statistic over pairs of different output probes or
+d              float      D: the estimate of ‖diag G‖² (a U-statistic over pairs of different output probes or
   probe groups)
 d_ci           interval?  its interval; null when it cannot be formed (see ci_note)
 aofe           float      AOFE = F − D, the off-diagonal Frobenius energy (raw: nothing clipped)
@@ -63,8 +63,8 @@ population.window_groups      ~int  W (records before metrics version 4)
 population.window_groups_seen ~int  groups that received windows (records before metrics version 4)
 population.estimator          str   how the estimates are formed (U-statistics)
 population.note               str?  why an estimate or interval is null; null when none is
-population.f_hat              float?  corpus F; null with fewer than 2 windows
-population.d_hat              float?  corpus D; null when it cannot be formed (see note)
+population.f                  float?  corpus F; null with fewer than 2 windows
+population.d                  float?  corpus D; null when it cannot be formed (see note)
 population.aofe_ratio         float?  1 − diag_share of the corpus
 population.diag_share         float?  D / F of the corpus, bias-corrected
 population.diag_share_plugin  ~float?  the same before the bias correction
@@ -161,17 +161,18 @@ gpu_peak_gb         ~float? peak memory torch allocated on the model's CUDA devi
 """
 
 BASELINE_METRICS = """
-f_hat            float   the inits' F (mean over seeds)
-d_hat            float   the inits' D
+f                float   the inits' F (mean over seeds)
+d                float   the inits' D
 aofe_ratio       float   the inits' AOFE-ratio
 trace            float   the inits' tr G
 effective_rank   float   the inits' effective rank
 probe_loss_nats_per_token float  the inits' probe loss
 diag_share       float   the inits' D / F (geometric mean over seeds)
-population_diag_share float?  the inits' population D / F (geometric mean)
 diag_share_ci    ~interval?  with one init seed: its D / F interval (with more, see the runs)
 aofe_ratio_ci    ~interval?  with one init seed: its AOFE-ratio interval
-population_diag_share_ci ~interval?  with one init seed: its population D / F interval
+population       dict    the inits' population estimates
+population.diag_share    float?  the inits' population D / F (geometric mean)
+population.diag_share_ci ~interval?  with one init seed: its population D / F interval
 """
 
 BASELINE_LAYER = """

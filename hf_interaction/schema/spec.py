@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 #: The version of every record the tool writes (store rows, --out files, JSON output). Bumped when
 #: a key is renamed or changes meaning; :mod:`.upgrade` reads the records of earlier versions.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCALAR = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "dict": (dict,), "list": (list,)}
 

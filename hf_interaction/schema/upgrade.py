@@ -27,6 +27,32 @@ RENAMES: dict[int, dict[str, tuple[tuple[str, str | None], ...]]] = {
                   ("wall_time_total_s", "runtime.wall_time_total_s"), ("rows[].run", "rows[].run_dir")),
         "evaluation": (("run", "runtime"), ("wall_time_s", "runtime.wall_time_s"), ("lm_eval_version", None)),
     },
+    # Schema 4: one suffix rule in every block (an estimate X, its interval X_ci, its standard error
+    # X_se: F and D lose their "_hat", as the layers already had them), and one spelling for the
+    # population D/F (the baseline's population_diag_share moves under population, as in the metrics).
+    3: {
+        "audit": tuple(
+            (f"{block}.{old}", f"{block}.{new}")
+            for block in ("metrics", "baseline.runs[].metrics")
+            for old, new in (("f_hat", "f"), ("d_hat", "d"), ("population.f_hat", "population.f"),
+                             ("population.d_hat", "population.d"))
+        ) + (("baseline.metrics.f_hat", "baseline.metrics.f"), ("baseline.metrics.d_hat", "baseline.metrics.d"),
+             ("baseline.metrics.population_diag_share", "baseline.metrics.population.diag_share"),
+             ("baseline.metrics.population_diag_share_ci", "baseline.metrics.population.diag_share_ci")),
+    },
+}
+
+#: A GGUF provenance note that was untrue when written: transformers' GGUF route had been replaced by
+#: the package's own loader, which ran gguf-py's dequantization arithmetic. Early records made with
+#: transformers' route carry the same sentence, so the correction says what is true of both.
+_GGUF_NOTE_WRONG = "dequantized from GGUF to the audit dtype by transformers"
+_GGUF_NOTE_RIGHT = ("dequantized from GGUF to the audit dtype with gguf-py's arithmetic (by transformers' GGUF loader "
+                    "or by hf-interaction's own: a record written before schema 4 does not say which)")
+
+#: version → record kind → (path, untrue value, true value): values corrected on the way to version + 1.
+CORRECTIONS: dict[int, dict[str, tuple[tuple[str, object, object], ...]]] = {
+    3: {kind: (("provenance.weights.note", _GGUF_NOTE_WRONG, _GGUF_NOTE_RIGHT),)
+        for kind in ("audit", "shape", "evaluation")},
 }
 
 #: version → record kind → (path, value): keys an earlier version lacked, with the one value they
@@ -124,6 +150,11 @@ def upgrade(kind: str, payload: dict, version: int) -> dict:
                 _put(out, path.split("."), value)
         for path, value in VALUES.get(step, {}).get(kind, ()):
             _put_value(out, path.split("."), value)
+        for path, wrong, right in CORRECTIONS.get(step, {}).get(kind, ()):
+            *parent, key = path.split(".")
+            holder = _get(out, parent)
+            if isinstance(holder, dict) and holder.get(key) == wrong:
+                holder[key] = right  # in place: the key keeps its position
     if "schema_version" in out:
         out["schema_version"] = SCHEMA_VERSION
     return out

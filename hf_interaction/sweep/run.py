@@ -40,7 +40,7 @@ def match_all(settings: SweepSettings, vocab_size: int) -> list[WidthMatch]:
             for d in sorted(settings.depths)]
 
 
-AUDIT_FIELDS = ("aofe", "aofe_ci", "aofe_ratio", "aofe_ratio_ci", "f_hat", "d_hat", "f_below_d",
+AUDIT_FIELDS = ("aofe", "aofe_ci", "aofe_ratio", "aofe_ratio_ci", "f", "d", "f_below_d",
                 "probe_loss_nats_per_token", "probe_loss_bits_per_byte", "embedding_gram_aofe_ratio")
 
 

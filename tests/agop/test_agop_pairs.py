@@ -99,7 +99,7 @@ def test_pair_statistics_equal_exact_jacobian_products(micro):
     loo = np.array(leave_out)
     jack = math.sqrt((O - 1) / O * ((loo - loo.mean()) ** 2).sum())
     res = finalize(acc, embedding_gram(micro.E), None, E_eff=micro.E)
-    assert res["f_hat"] == pytest.approx(sums.f_hat, rel=1e-12)
+    assert res["f"] == pytest.approx(sums.f_hat, rel=1e-12)
     assert res["f_se"] == pytest.approx(jack, rel=1e-6)
 
 
@@ -189,9 +189,9 @@ def test_sharded_pair_store_merges_to_one_run(micro):
     restored.load_state_dict(merged.state_dict())
     gram = embedding_gram(micro.E)
     a, b = finalize(whole, gram, None, E_eff=micro.E), finalize(restored, gram, None, E_eff=micro.E)
-    for key in ("f_hat", "f_se", "f_ci", "d_hat", "d_ci"):  # the store is exact, so F and D are bit-identical
+    for key in ("f", "f_se", "f_ci", "d", "d_ci"):  # the store is exact, so F and D are bit-identical
         assert a[key] == b[key]
-    assert a["population"]["f_hat"] == b["population"]["f_hat"]
+    assert a["population"]["f"] == b["population"]["f"]
     assert json.dumps(a, sort_keys=True).count(",") == json.dumps(b, sort_keys=True).count(",")
     assert _numbers(a) == pytest.approx(_numbers(b), rel=1e-12)  # the other sums: one-ulp summation order
 

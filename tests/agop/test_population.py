@@ -47,9 +47,9 @@ def test_population_f_and_d_are_unbiased_over_window_draws_exactly(micro):
     I, O, m, seed = 3, 8, 2, 11  # noqa: E741
     draws = list(itertools.product(range(N_WINDOWS), repeat=2))
     results = [_run(micro, list(d), I, O, seed, m) for d in draws]
-    pop_f = np.mean([r["population"]["f_hat"] for r in results])
-    pop_d = np.mean([r["population"]["d_hat"] for r in results])
-    paper_f = np.mean([r["f_hat"] for r in results])
+    pop_f = np.mean([r["population"]["f"] for r in results])
+    pop_d = np.mean([r["population"]["d"] for r in results])
+    paper_f = np.mean([r["f"] for r in results])
 
     G = _corpus_G(micro)
     Z = torch.zeros(I, T * V, dtype=torch.float64)
@@ -75,7 +75,7 @@ def test_population_estimates_match_corpus_agop_over_seeds(micro):
     for seed in range(60):
         idx = np.random.default_rng(seed).integers(0, N_WINDOWS, 4).tolist()
         r = _run(micro, idx, 4, 8, seed)
-        rows.append([r["population"]["f_hat"] / F, r["population"]["d_hat"] / D, r["f_hat"] / F])
+        rows.append([r["population"]["f"] / F, r["population"]["d"] / D, r["f"] / F])
     a = np.asarray(rows)
     mean, se = a.mean(0), a.std(0, ddof=1) / np.sqrt(len(a))
     assert abs(mean[0] - 1) < 3 * se[0], (mean, se)
@@ -114,6 +114,6 @@ def test_population_intervals_cover_corpus_values_in_most_seeds(micro):
 
 def test_population_block_says_why_when_unavailable(micro):
     one = _run(micro, [0], 2, 4, 0, m=1)["population"]
-    assert one["f_hat"] is None and "two windows" in one["note"]
+    assert one["f"] is None and "two windows" in one["note"]
     few = _run(micro, [0, 1, 2], 2, 4, 0, m=1)["population"]
-    assert few["f_hat"] is not None and few["f_ci"] is None and "window unit" in few["note"]
+    assert few["f"] is not None and few["f_ci"] is None and "window unit" in few["note"]

@@ -35,9 +35,9 @@ def test_audit_runs_on_every_family(family, tmp_path, tokenizer_dir):
     store = Store(tmp_path / "s.sqlite")
     rec = run_audit(str(path), SMALL, store=store, show_progress=False).record
     m = rec["metrics"]
-    for key in ("f_hat", "d_hat", "aofe", "aofe_ratio", "logit_scale", "embedding_gram_aofe_ratio"):
+    for key in ("f", "d", "aofe", "aofe_ratio", "logit_scale", "embedding_gram_aofe_ratio"):
         assert _finite(m[key]), (key, m[key])
-    assert m["f_ci"][0] < m["f_hat"] < m["f_ci"][1] and m["d_ci"][0] < m["d_hat"] < m["d_ci"][1]
+    assert m["f_ci"][0] < m["f"] < m["f_ci"][1] and m["d_ci"][0] < m["d"] < m["d_ci"][1]
     assert m["groups_per_half"] is None and m["input_probes"] == 0 and "jackknife" in m["ci_method"]
     assert len(rec["layers"]) == rec["shape"]["depth"] == 2
     for layer in rec["layers"]:
@@ -80,7 +80,7 @@ def test_reproducible_and_store_hit(llama_dir, tmp_path):
     assert c.from_store and c.record == json.loads(json.dumps(b.record, default=str))
     other_seed = run_audit(str(llama_dir), AuditSettings(**{**SMALL.__dict__, "seed": 7}), store=store,
                            show_progress=False)
-    assert not other_seed.from_store and other_seed.metrics["f_hat"] != a.metrics["f_hat"]
+    assert not other_seed.from_store and other_seed.metrics["f"] != a.metrics["f"]
 
 
 def test_resume_gives_the_same_result(llama_dir, tmp_path, monkeypatch):
@@ -106,7 +106,7 @@ def test_resume_gives_the_same_result(llama_dir, tmp_path, monkeypatch):
         audit_mod.AgopAccumulator.add_windows = original
     assert list((tmp_path / "r").glob("*.pt"))
     resumed = run_audit(str(llama_dir), SMALL, show_progress=False, resume_dir=tmp_path / "r").record["metrics"]
-    for key in ("f_hat", "d_hat", "aofe", "aofe_ratio"):
+    for key in ("f", "d", "aofe", "aofe_ratio"):
         assert resumed[key] == pytest.approx(full[key], rel=1e-12)
 
 

@@ -43,7 +43,7 @@ def test_baseline_block_uses_the_same_windows_and_probes(record):
     assert len(runs) == 2 and runs[0]["metrics"]["diag_share"] != runs[1]["metrics"]["diag_share"]
     for run in runs:  # the same probe counts and bootstrap, another model
         assert run["metrics"]["input_probes"] == record["metrics"]["input_probes"]
-        assert run["metrics"]["f_hat"] != record["metrics"]["f_hat"]
+        assert run["metrics"]["f"] != record["metrics"]["f"]
     assert len(base["layers"]) == len(record["layers"])
     assert all(layer["nfa_offdiag_seeds"][0] != layer["nfa_offdiag_seeds"][1] for layer in base["layers"])
 
@@ -73,7 +73,7 @@ def test_baseline_leaves_the_trained_numbers_alone(llama_dir, record):
 
     plain = run_audit(str(llama_dir), dataclasses.replace(SETTINGS, baseline=None), show_progress=False).record
     assert "baseline" not in plain
-    for key in ("f_hat", "d_hat", "diag_share", "aofe_ratio"):
+    for key in ("f", "d", "diag_share", "aofe_ratio"):
         assert plain["metrics"][key] == record["metrics"][key]
 
 

@@ -169,7 +169,7 @@ def test_cpu_audit_numbers_do_not_depend_on_matmul_precision(tmp_path, tokenizer
         assert rt["matmul_precision"] == "highest"  # a CPU has no TF32, whatever was asked
         assert rt["load_s"] > 0 and rt["finalize_s"] > 0 and rt["gpu_peak_gb"] is None
         assert [p for p in schema.problems("audit", rec) if "runtime" in p] == []  # documented in docs/schema.md
-    for key in ("f_hat", "d_hat", "aofe_ratio", "diag_share", "trace", "probe_loss_nats_per_token"):
+    for key in ("f", "d", "aofe_ratio", "diag_share", "trace", "probe_loss_nats_per_token"):
         assert high["metrics"][key] == highest["metrics"][key], key
     assert [x["nfa_offdiag"] for x in high["layers"]] == [x["nfa_offdiag"] for x in highest["layers"]]
     np.testing.assert_equal(high["metrics"]["f_ci"], highest["metrics"]["f_ci"])

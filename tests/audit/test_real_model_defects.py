@@ -225,7 +225,7 @@ def test_one_group_per_half_reports_no_d_interval(tmp_path, tokenizer_dir):
     m = rec["metrics"]
     assert m["d_ci"] is None and m["aofe_ci"] is None and m["aofe_ratio_ci"] is None
     assert "groups-per-half" in m["ci_note"] and m["ci_note"] in rec["notes"]
-    assert m["f_ci"][0] <= m["f_hat"] <= m["f_ci"][1]
+    assert m["f_ci"][0] <= m["f"] <= m["f_ci"][1]
 
 
 def test_out_dir_is_written_on_a_store_hit(tmp_path, tokenizer_dir, run_cli):

@@ -197,9 +197,9 @@ def test_run_computes_missing_audit_and_stores_it(models, stores, capsys, tmp_pa
     shallow, deep = json.loads(out)["models"]
     assert shallow["audit_status"] == "stored" and deep["audit_status"] == "computed"
     recs = Store(store).list("audits", str(models["deep"].resolve()))
-    assert len(recs) == 1 and recs[0].settings["T"] == 8 and recs[0].settings["n"] == 2
+    assert len(recs) == 1 and recs[0].key["T"] == 8 and recs[0].key["n"] == 2
     assert deep["aofe_ratio"] == recs[0].payload["metrics"]["aofe_ratio"]
-    assert deep["audit_settings_hash"] == shallow["audit_settings_hash"] == recs[0].settings_hash
+    assert deep["audit_settings_hash"] == shallow["audit_settings_hash"] == recs[0].key_hash
 
 
 def test_mismatched_settings_are_reported(models, stores, capsys):

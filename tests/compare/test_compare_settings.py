@@ -37,7 +37,7 @@ def test_groups_per_half_and_n_boot_differences_are_not_a_mismatch(tmp_path):
     (warning,) = comp.warnings
     assert "not comparable" in warning and "vocabulary V (org/small-vocab: " in warning and "--baseline init" in warning
     hashes = [m.audit_settings_hash for m in comp.models]  # two different full hashes, compared anyway
-    assert set(hashes) == {r.settings_hash for r in store.list("audits")} and len(set(hashes)) == 2
+    assert set(hashes) == {r.key_hash for r in store.list("audits")} and len(set(hashes)) == 2
     note = next(n for n in comp.notes if "confidence intervals" in n)
     for name in ("groups_per_half", "n_boot", "jvp_method"):
         assert name in note

@@ -6,7 +6,7 @@ import sqlite3
 import pandas as pd
 import pytest
 
-from hf_interaction.core.store import Store, settings_hash
+from hf_interaction.core.store import Store, key_hash
 from hf_interaction.errors import UsageError
 
 
@@ -27,7 +27,7 @@ def test_cache_key(tmp_path):
     assert store.get("evaluations", "m", "r1", {"T": 8}) is None  # other kind: miss
     store.put("audits", "m", "r1", {"T": 8}, {"v": 2})  # same key: replaced, not duplicated
     assert [r.payload["v"] for r in store.list("audits")] == [2]
-    assert settings_hash({"a": 1, "b": 2}) == settings_hash({"b": 2, "a": 1})
+    assert key_hash({"a": 1, "b": 2}) == key_hash({"b": 2, "a": 1})
 
 
 def test_unknown_kind(tmp_path):
@@ -218,9 +218,33 @@ def test_a_stored_schema_1_audit_stays_a_cache_hit(tmp_path):
     conn = sqlite3.connect(path)
     conn.execute("INSERT INTO audits (model, revision, settings_hash, settings, payload, schema_version, created_at) "
                  "VALUES (?, ?, ?, ?, ?, 1, '2026-01-01T00:00:00Z')",
-                 (ref.model_id, ref.resolved_revision, settings_hash(key), json.dumps(key), json.dumps(old)))
+                 (ref.model_id, ref.resolved_revision, key_hash(key), json.dumps(key), json.dumps(old)))
     conn.commit()
     conn.close()
     result = run_audit("demo", settings, store=Store(path), show_progress=False)
     assert result.from_store
     assert result.record["created_at"] == "2026-01-01T00:00:00Z" and result.record["metrics"]["input_probes"] == 2
+
+
+def test_a_schema_3_audit_reads_with_one_suffix_rule_and_a_true_gguf_note(tmp_path):
+    """Schema 4: F and D lose their "_hat" in every block, the baseline's population D/F moves under
+    population, and the GGUF note that said transformers dequantized the weights is corrected in place."""
+    path = tmp_path / "s.sqlite"
+    Store(path)
+    weights = {"format": "gguf", "note": "dequantized from GGUF to the audit dtype by transformers", "file": "x.gguf"}
+    old = {"schema_version": 3, "provenance": {"weights": weights},
+           "metrics": {"f_hat": 2.0, "f_ci": [1.0, 3.0], "d_hat": 1.0, "population": {"f_hat": 4.0, "d_hat": 3.0}},
+           "baseline": {"metrics": {"f_hat": 5.0, "population_diag_share": 0.5, "population_diag_share_ci": [0.4, 0.6]},
+                        "runs": [{"metrics": {"d_hat": 6.0, "population": {"f_hat": 7.0}}}]}}
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO audits (model, revision, settings_hash, settings, payload, schema_version, created_at) "
+                 "VALUES ('m', 'r', 'h', '{}', ?, 3, '2026-01-01T00:00:00Z')", (json.dumps(old),))
+    conn.commit()
+    conn.close()
+    payload = Store(path).list("audits")[0].payload
+    assert payload["metrics"] == {"f": 2.0, "f_ci": [1.0, 3.0], "d": 1.0, "population": {"f": 4.0, "d": 3.0}}
+    assert payload["baseline"]["metrics"] == {"f": 5.0, "population": {"diag_share": 0.5, "diag_share_ci": [0.4, 0.6]}}
+    assert payload["baseline"]["runs"][0]["metrics"] == {"d": 6.0, "population": {"f": 7.0}}
+    note = payload["provenance"]["weights"]["note"]
+    assert "gguf-py's arithmetic" in note and "by transformers\"" not in note
+    assert list(payload["provenance"]["weights"]) == ["format", "note", "file"]  # corrected in place

@@ -343,7 +343,7 @@ def test_subsample_evaluation(loaded, baseline, tmp_path):
     assert isinstance(result.acc_stderr, float) and isinstance(sub["estimate_stderr"], float)
     assert 0 <= sub["estimate"] <= 1
     record = store.get("evaluations", result.model, result.revision, result.settings)
-    assert record.settings["subsample"] == 0.5 and record.settings["seed"] == 7
+    assert record.key["subsample"] == 0.5 and record.key["seed"] == 7
     assert record.payload["subsample"]["estimate_stderr"] == sub["estimate_stderr"]
     again = evaluate_mmlu_pro(loaded, data_dir=FIXTURE, subsample=0.5, seed=7, store=store)
     assert again.cached and again.acc == result.acc and again.requests_hash == result.requests_hash

@@ -297,15 +297,15 @@ def test_audits_differing_only_in_groups_per_half_both_enter_the_table(model_lis
     # The premise: the same request gives the two vocabularies different groups_per_half, so their
     # full settings hashes differ, and nothing else does.
     a, b = stored[qwen], stored[smol]
-    assert a.settings["groups_per_half"] != b.settings["groups_per_half"]
-    assert a.settings_hash != b.settings_hash
-    assert {k for k in a.settings if a.settings[k] != b.settings[k]} == {"groups_per_half"}
+    assert a.key["groups_per_half"] != b.key["groups_per_half"]
+    assert a.key_hash != b.key_hash
+    assert {k for k in a.key if a.key[k] != b.key[k]} == {"groups_per_half"}
 
     table = build_table(model_list, DEFAULT_INTERVAL, store)
     for i, model in enumerate((qwen, smol)):
         row = table[table["model_id"] == model]
         assert row["aofe"].eq(2.0 + i).all() and row["aofe_ratio"].round(9).eq(round(0.3 + 0.1 * i, 9)).all()
-        assert row["audit_settings_hash"].eq(stored[model].settings_hash).all()  # each record's own hash
+        assert row["audit_settings_hash"].eq(stored[model].key_hash).all()  # each record's own hash
     assert table["aofe"].notna().groupby(table["model_id"]).any().sum() == 2
     notes = table.attrs["notes"]
     assert not any("left out" in n for n in notes), notes
@@ -349,7 +349,7 @@ def test_newest_comparable_audit_of_a_model_wins(model_list, tmp_path):
         newest = store.put("audits", smol, "abc123", settings, payload)
     table = build_table(model_list, DEFAULT_INTERVAL, store)
     row = table[table["model_id"] == smol]
-    assert row["aofe"].eq(2.5).all() and row["audit_settings_hash"].eq(newest.settings_hash).all()
+    assert row["aofe"].eq(2.5).all() and row["audit_settings_hash"].eq(newest.key_hash).all()
 
 
 def test_baseline_ratio_is_a_predictor_and_mixed_vocabularies_are_named(model_list, tmp_path):
