@@ -199,21 +199,12 @@ class AgopAccumulator:
         if tuple(E_eff.shape) != (V, d):
             raise ValueError(f"E_eff must be {V}×{d}, got {tuple(E_eff.shape)}")
 
-    def add_window(
-        self,
-        forward: ForwardFn,
-        e_i: torch.Tensor,
-        U: torch.Tensor | None,
-        R: torch.Tensor,
-        E_eff: torch.Tensor,
-        probe_batch: int | None = None,
-        jvp_method: JvpMethod = "forward",
-        window_index: int | None = None,
-        one_forward: bool = True,
-    ) -> None:
-        """Add one window e_i (T×d); see :meth:`add_windows`."""
-        self.add_windows(forward, e_i.unsqueeze(0), U, R, E_eff, probe_batch, jvp_method,
-                         None if window_index is None else [window_index], one_forward)
+    def add_window(self, forward: ForwardFn, e_i: torch.Tensor, U: torch.Tensor | None, R: torch.Tensor,
+                   E_eff: torch.Tensor, window_index: int | None = None, **options: Any) -> None:
+        """Add one window e_i (T×d) as window ``window_index``; ``options`` (``probe_batch``,
+        ``jvp_method``, ``one_forward``) as for :meth:`add_windows`."""
+        self.add_windows(forward, e_i.unsqueeze(0), U, R, E_eff,
+                         window_indices=None if window_index is None else [window_index], **options)
 
     def add_windows(
         self,

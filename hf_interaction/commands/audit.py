@@ -14,7 +14,7 @@ from ..core.runtime import MATMUL_PRECISIONS
 from ..errors import UsageError
 from .batch import DONE, STORED, Outcome, check_model_or_list, model_subdir, read_list_models, run_list
 from .common import emit_json, get_interval, interval_options, open_store, safety_options, store_option
-from .options import settings_options
+from .options import model_or_list, settings_options
 
 if TYPE_CHECKING:
     from ..core.store import Store
@@ -27,13 +27,7 @@ AUDIT_FLAGS = ("T", "n", "input_probes", "output_probes", "groups_per_half", "se
 
 
 @click.command("audit")
-@click.argument("model", required=False, metavar="[MODEL]")
-@click.option("--list", "list_path", type=click.Path(dir_okay=False), default=None, metavar="CSV",
-              help="Audit every model of a model list (a CSV with a model_id column, e.g. "
-                   "model_lists/small_llms.csv) instead of MODEL, with the same flags: one progress line per "
-                   "model; audits already stored with the same settings are skipped (so a killed run resumes); a "
-                   "model that fails is recorded in the store and the run goes on (exit code 8 at the end). "
-                   "--out and --resume get one subdirectory per model.")
+@model_or_list("Audit", "audits with the same settings", "--out and --resume get")
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None,
               help="Probe sizes. paper: T=256, n=128, 32 output probes (and 16 input probes with --f-estimator "
                    "hutchinson; docs/design.md §4.2). cpu: T=32, n=8, 32 (4) probes (for "

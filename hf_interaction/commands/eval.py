@@ -11,6 +11,7 @@ from ..core.numbers import cell
 from ..errors import UsageError
 from .batch import DONE, STORED, Outcome, check_model_or_list, model_subdir, read_list_models, run_list
 from .common import emit_json, open_store, safety_options, store_option
+from .options import model_or_list
 
 
 def _limit(value: float | None) -> int | float | None:
@@ -20,12 +21,7 @@ def _limit(value: float | None) -> int | float | None:
 
 
 @click.command("eval")
-@click.argument("model", required=False, metavar="[MODEL]")
-@click.option("--list", "list_path", type=click.Path(dir_okay=False), default=None, metavar="CSV",
-              help="Evaluate every model of a model list (a CSV with a model_id column) instead of MODEL, with "
-                   "the same flags: one progress line per model; results already stored are skipped (so a killed "
-                   "run resumes); a model that fails is recorded in the store and the run goes on (exit code 8 "
-                   "at the end). --out gets one subdirectory per model.")
+@model_or_list("Evaluate", "results", "--out gets")
 @click.option("--task", default="leaderboard_mmlu_pro", show_default=True,
               help="leaderboard_mmlu_pro: 5-shot, option letters scored by log-likelihood, acc (Open LLM "
                    "Leaderboard v2; ≈10 requests, ≈1 forward pass per question). mmlu_pro: 5-shot "

@@ -55,3 +55,20 @@ def settings_options(cls: type, names: Sequence[str], *, mode: str = "run",
         return func
 
     return decorate
+
+
+def model_or_list(verb: str, stored: str, per_model: str) -> Callable:
+    """The MODEL argument and the ``--list CSV`` option that ``audit`` and ``eval`` share (batch.py runs
+    the list): ``verb`` the command's work, ``stored`` what a resumed run skips, ``per_model`` the
+    options whose directories get one subdirectory per model."""
+    help_text = (f"{verb} every model of a model list (a CSV with a model_id column, e.g. model_lists/small_llms.csv) "
+                 f"instead of MODEL, with the same flags: one progress line per model; {stored} already stored are "
+                 "skipped (so a killed run resumes); a model that fails is recorded in the store and the run goes on "
+                 f"(exit code 8 at the end). {per_model} one subdirectory per model.")
+
+    def decorate(command: Callable) -> Callable:
+        command = click.option("--list", "list_path", type=click.Path(dir_okay=False), default=None, metavar="CSV",
+                               help=help_text)(command)
+        return click.argument("model", required=False, metavar="[MODEL]")(command)
+
+    return decorate

@@ -88,16 +88,10 @@ class Record:
     created_at: str
 
     def to_dict(self) -> dict:
-        return {
-            "kind": self.kind,
-            "model": self.model,
-            "revision": self.revision,
-            "key_hash": self.key_hash,
-            "schema_version": self.schema_version,
-            "created_at": self.created_at,
-            "key": self.key,
-            "payload": self.payload,
-        }
+        """The record as ``store ls --json`` and ``store export`` write it: where it is kept, then the key
+        and the payload."""
+        names = ("kind", "model", "revision", "key_hash", "schema_version", "created_at", "key", "payload")
+        return {name: getattr(self, name) for name in names}
 
 
 def _check_kind(kind: str) -> str:

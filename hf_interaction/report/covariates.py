@@ -31,6 +31,7 @@ from .stats import (
     DEFAULT_N_PERM,
     MIN_MODELS,
     LofoResult,
+    TestedValue,
     _pvalue,
     bootstrap_indices,
     percentile_ci,
@@ -99,26 +100,15 @@ def residual_of(y: np.ndarray, covariates: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class CovEstimate:
+class CovEstimate(TestedValue):
     """Partial r of score and predictor given the covariates, with its uncertainty and power."""
 
-    n: int
     k: int  # covariates in the full-sample fit (family indicators counted), intercept not counted
-    value: float
-    ci_low: float
-    ci_high: float
-    boot_valid: int
-    p_value: float
-    p_exact: bool
     coef: float  # OLS coefficient of the predictor (score points per unit)
     coef_ci_low: float
     coef_ci_high: float
     detectable: float  # |r| detectable at 80% power, alpha 0.05 two-sided
     lofo: LofoResult | None
-
-    @property
-    def ci_excludes_zero(self) -> bool:
-        return math.isfinite(self.ci_low) and (self.ci_low > 0 or self.ci_high < 0)
 
 
 def _prepare(x, y, covariates, families) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str] | None]:
@@ -179,5 +169,6 @@ def estimate(x, y, covariates, families=None, *, groups: Sequence[str] | None = 
     ss_x, ss_y = (np.broadcast_to(_own_ss(v[None]), perms.shape[:1]) for v in (x, y))
     null = statistic_values(STATISTICS["partial_pearson"], rx_perm, np.broadcast_to(ry, rx_perm.shape), ss_x, ss_y)
     lofo = None if groups is None else leave_one_family_out(x, y, cov, groups, value, fams)
-    return CovEstimate(n, k, value, lo, hi, valid, _pvalue(value, null, exact), exact, float(coef[0]),
-                       c_lo, c_hi, detectable_r(n, k), lofo)
+    return CovEstimate(n=n, value=value, ci_low=lo, ci_high=hi, boot_valid=valid, p_value=_pvalue(value, null, exact),
+                       p_exact=exact, k=k, coef=float(coef[0]), coef_ci_low=c_lo, coef_ci_high=c_hi,
+                       detectable=detectable_r(n, k), lofo=lofo)

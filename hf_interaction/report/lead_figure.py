@@ -57,11 +57,10 @@ def _legend(ax, rows: pd.DataFrame, colours: dict[str, tuple]) -> None:
 
 
 def _box_text(lead: LeadAnalysis) -> str:
-    head = lead.headline
-    est = head.estimate
+    est = lead.headline.estimate
     if est is None:
-        return f"pooled partial r: not computed ({head.reason})"
-    return (f"partial r(score, |distance| | {head.spec.controls}) = {fixed(est.value, 2)} "
+        return f"pooled partial r: not computed ({lead.headline.reason})"
+    return (f"partial r(score, |distance| | {lead.headline.spec.controls}) = {fixed(est.value, 2)} "
             f"[{fixed(est.ci_low, 2)}, {fixed(est.ci_high, 2)}], n = {est.n}\n"
             f"smallest |r| detectable at 80% power: {fixed(est.detectable, 2)}")
 

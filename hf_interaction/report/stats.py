@@ -227,11 +227,10 @@ def leave_one_family_out(key: str, x, y, logp, families, full_value: float) -> L
 # --------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Estimate:
-    """One statistic for one predictor in one setup, with its uncertainty and stability."""
+class TestedValue:
+    """A statistic's value over n models, with its percentile bootstrap interval (``boot_valid``
+    replicates defined) and its permutation p-value (``p_exact``: over every permutation)."""
 
-    statistic: str
-    predictor: str
     n: int
     value: float
     ci_low: float
@@ -239,11 +238,19 @@ class Estimate:
     boot_valid: int
     p_value: float
     p_exact: bool
-    lofo: LofoResult | None
 
     @property
     def ci_excludes_zero(self) -> bool:
         return math.isfinite(self.ci_low) and (self.ci_low > 0 or self.ci_high < 0)
+
+
+@dataclass(frozen=True)
+class Estimate(TestedValue):
+    """One statistic for one predictor in one setup, with its uncertainty and stability."""
+
+    statistic: str
+    predictor: str
+    lofo: LofoResult | None
 
 
 @dataclass(frozen=True)
