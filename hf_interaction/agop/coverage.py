@@ -26,6 +26,7 @@ import torch
 from hf_interaction.agop.accumulator import AgopAccumulator
 from hf_interaction.agop.finalization import finalize
 from hf_interaction.agop.probes import embedding_gram
+from hf_interaction.audit.presets import PRESETS
 
 #: Interval keys checked: (name, path in the metrics dict).
 INTERVALS = (
@@ -36,8 +37,8 @@ INTERVALS = (
     ("pop D/F", ("population.diag_share", "population.diag_share_ci")),
     ("pop AOFE-ratio", ("population.aofe_ratio", "population.aofe_ratio_ci")),
 )
-#: The probe counts of the presets (T is the population's own).
-PRESET_SIZES = {"cpu": (8, 32), "demo": (16, 32), "paper": (128, 32)}
+#: The windows and output probes of the presets, (n, O) (T is the population's own).
+PRESET_SIZES = {name: (PRESETS[name]["n"], PRESETS[name]["output_probes"]) for name in ("cpu", "demo", "paper")}
 
 
 @dataclass
