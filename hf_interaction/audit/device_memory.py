@@ -1,7 +1,8 @@
 """How much a CUDA device holds: the probe windows of one model pass, sized from its free memory
 (measure.window_batch; on a CPU the audit keeps its fixed row bound), and the pairs estimator's store
-budget (:func:`pair_store_budget`). Not yet measured on a GPU: the
-count below is a rough, deliberately generous estimate used with half the free memory."""
+budget (:func:`pair_store_budget`). The per-window count is an upper estimate checked against the
+peak of small-n dry runs on a CPU (benchmarks/memory_dry_run.py), not yet against a GPU's, and the
+audit plans with half the free memory for the allocator's fragmentation."""
 
 from __future__ import annotations
 
@@ -17,14 +18,20 @@ def cuda_free_bytes(device: torch.device) -> int:
 
 
 def window_bytes(P: int, probes: int, n_blocks: int, d: int, block_params: int, V: int, elem: int) -> int:
-    """Rough peak bytes of one window of P positions in one pass: the forward keeps a + 2hP values
-    per block and position (a = block_params / d, a block's activation widths; h = d/64 heads of
-    attention weights), each probe's backward (2L + 1)·d gradients and twice one block's
+    """Peak bytes of one window of P positions in one pass, an upper estimate: the forward keeps
+    a + 2hP values per block and position (a = block_params / d, a block's activation widths; h = d/64
+    heads of attention weights), each probe's backward (5L + 1)·d gradients and twice one block's
     activations; the no-grad loss pass about 28 bytes per position and vocabulary entry (float32
-    logits, their float64 copy and log-softmax). ``elem``: bytes per value of the model's dtype."""
+    logits, their float64 copy and log-softmax). ``elem``: bytes per value of the model's dtype.
+
+    The 5 d-wide gradients per probe, block and position are set from a measurement
+    (benchmarks/memory_dry_run.py, a small-n audit on a CPU at the paper preset): the block input's
+    and MLP input's gradients the pass returns are 2 of them, and the batched backward keeps about
+    as much again (0.62 GB per block measured at d = 4096, 0.26 GB at d = 1536, 32 probes, P = 257).
+    With 2 of them the estimate had been below the measured peak at both widths."""
     a = max(block_params / d, 4 * d)
     per_block = a + 2 * max(d // 64, 1) * P
-    model = elem * P * (n_blocks * per_block + probes * ((2 * n_blocks + 1) * d + 2 * per_block))
+    model = elem * P * (n_blocks * per_block + probes * ((5 * n_blocks + 1) * d + 2 * per_block))
     return int(max(model, 28 * P * V))
 
 

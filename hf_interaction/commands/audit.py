@@ -30,7 +30,7 @@ AUDIT_FLAGS = ("T", "n", "input_probes", "output_probes", "groups_per_half", "se
 @model_or_list("Audit", "audits with the same settings", "--out and --resume get")
 @click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None,
               help="Probe sizes. paper: T=256, n=128, 32 output probes (and 16 input probes with --f-estimator "
-                   "hutchinson; docs/design.md §4.2). cpu: T=32, n=8, 32 (4) probes (for "
+                   "hutchinson; docs/design.md §4.2). cpu: T=32, n=8, 64 (4) probes (for "
                    "~100M-parameter models on a CPU; the README has measured times). demo: T=64, n=16, 32 (8). tiny, "
                    "small, micro: the sweep's checkpoint audits (tiny models; micro for tests). Default: paper; "
                    "demo for the embedded demo models; cpu for smollm2. "

@@ -1,7 +1,7 @@
 """Coverage and bias of the audit's intervals against exact AGOPs (hf_interaction/agop/coverage.py).
 
 A fixed, deterministic subset of ``benchmarks/coverage.py``: 200 simulated audits per window
-population at the cpu preset's probe counts (n = 8 windows, O = 32 output probes), each through the
+population at the cpu preset's probe counts (n = 8 windows, O = 64 output probes), each through the
 real ``finalize`` and the real baseline ratio, no model passes. Every interval the record shows must
 cover its exact value in at least 90% of the audits (nominal 95%; the benchmark's 300–400 seeds
 measure 0.927–0.99), and the reported D/F, effective rank and baseline log ratio must be unbiased to
