@@ -12,12 +12,19 @@ from __future__ import annotations
 import copy
 import math
 import statistics
+import time
+from dataclasses import replace
 from typing import Any, cast
 
 import numpy as np
 import torch
 
-from hf_interaction.agop.ustats import Estimate
+from ..agop.ustats import Estimate
+from ..models.adapters import find_parts
+from ..probe import ProbeWindows
+from .measure import MeasureOptions, measure
+from .output_function import OutputFunction
+from .settings import AuditSettings
 
 #: Layer fields averaged over baseline seeds.
 _LAYER_KEYS = ("nfa_offdiag", "nfa_full", "diag_share", "aofe_ratio", "effective_rank")
@@ -123,3 +130,37 @@ def relate(record: dict, runs: list[dict], replicates: list[dict], trained_repli
     for layer, base in zip(record["layers"], base_layers, strict=True):
         t, b = layer.get("nfa_offdiag"), base.get("nfa_offdiag")
         layer["nfa_offdiag_over_baseline"] = None if t is None or b is None else t - b
+
+
+def measure_baseline(record: dict, net, kind: str, windows: ProbeWindows, settings: AuditSettings, shape: dict,
+                      options: MeasureOptions, trained_replicates: dict) -> None:
+    """``--baseline init``: measure fresh inits of ``net``'s architecture on the same windows and
+    probes, and add ``record["baseline"]`` and the trained-over-baseline metrics (:func:`relate`)."""
+    t0 = time.perf_counter()
+    runs, replicates = [], []
+    for init_seed in init_seeds(settings.seed, settings.baseline_seeds):
+        fresh = fresh_init(net, init_seed)
+        parts = find_parts(fresh, shape["depth"])
+        fn = OutputFunction(fresh, parts, kind, windows.prefix_ids)
+        reps: dict = {}
+        try:
+            out = measure(fn, parts, windows, settings, shape["width"], replace(options, resume_dir=None), reps)
+        finally:
+            fn.close()
+        runs.append({"init_seed": init_seed, "metrics": out.metrics, "layers": out.layers})
+        replicates.append(reps)
+        del fresh, parts, fn
+    metrics, layers = summarize(runs)
+    record["baseline"] = {
+        "kind": "init",
+        "initializer": f"{type(net).__name__}(config): the config's own initialiser, seeded "
+                       f"(initializer_range={getattr(net.config, 'initializer_range', None)})",
+        "init_seeds": [r["init_seed"] for r in runs],
+        "windows_sha256": windows.windows_sha256,
+        "probe_seed": settings.seed,
+        "metrics": metrics,
+        "layers": layers,
+        "runs": runs,
+        "seconds": time.perf_counter() - t0,
+    }
+    relate(record, runs, replicates, trained_replicates, level=record["metrics"]["ci_level"])

@@ -1,14 +1,76 @@
-"""How much a CUDA device holds: the probe windows of one model pass, sized from its free memory
-(measure.window_batch; on a CPU the audit keeps its fixed row bound), and the pairs estimator's store
+"""The memory plan of one measurement, decided in one place before any model pass (:func:`plan_memory`):
+windows per model pass (a fixed row bound on a CPU, sized from free memory on CUDA), output probes per
+pass, whether Hutchinson's population cells fit, and the pairs estimator's store checked against its
 budget (:func:`pair_store_budget`). The per-window count is an upper estimate checked against the
 peak of small-n dry runs on a CPU (benchmarks/memory_dry_run.py), not yet against a GPU's, and the
 audit plans with half the free memory for the allocator's fragmentation."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 
+from ..errors import InputError
 from .settings import DIAG_MEMORY_BUDGET, PAIR_MEMORY_BUDGET, AuditSettings
+
+#: Rows (probes × windows × positions) of one batched backward pass on a CPU (window_batch).
+WINDOW_BATCH_ROWS = 4096
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """``windows`` per model pass, ``probe_batch`` output probes per pass (None: all O), and
+    ``diag_window_groups`` (Hutchinson's population cells: 0 when they do not fit); ``note`` says why
+    when the audit cut the probes per pass."""
+
+    windows: int
+    probe_batch: int | None
+    diag_window_groups: int
+    note: str | None = None
+
+
+def plan_memory(settings: AuditSettings, prefix: int, n_windows: int, parts: Any, probe_batch: int | None = None,
+                accelerator: Any = None) -> MemoryPlan:
+    """The plan for ``n_windows`` framed windows of ``settings.T + prefix`` positions through the model
+    ``parts`` (adapters.ModelParts). Refuses, with what to change, a pairs store over its budget. On
+    CUDA without an asked ``probe_batch``, the probes per pass are cut down (to a divisor of O) when one
+    window of all of them would not fit the free memory."""
+    E = parts.E_eff
+    V, d_embed = E.shape
+    if settings.f_estimator == "pairs":
+        store_bytes, budget = settings.pair_store_bytes(d_embed), pair_store_budget(E.device)
+        if store_bytes > budget:
+            raise InputError(f"the pairs estimator would keep {store_bytes / 2**30:.1f} GiB of output-probe VJPs "
+                             f"(n × O × T × d = {n_windows} × {settings.output_probes} × {settings.T} × {d_embed}); "
+                             f"{budget / 2**30:.1f} GiB are allowed on {E.device}",
+                             "use fewer windows (--n), a shorter --T, or a device with more memory")
+    note = None
+    if probe_batch is None and E.device.type == "cuda":
+        probe_batch = cuda_probe_batch(settings, settings.T + prefix, parts)
+        if probe_batch is not None:
+            note = (f"output probes ran {probe_batch} per pass: one window of all {settings.output_probes} did not "
+                    "fit the free device memory by the audit's estimate (same result up to summation order)")
+    diag = settings.window_groups if settings.diag_cells_fit(V) else 0
+    return MemoryPlan(window_batch(settings, prefix, probe_batch, parts, accelerator), probe_batch, diag, note)
+
+
+def window_batch(settings: AuditSettings, prefix: int, probe_batch: int | None, parts: Any = None,
+                 accelerator: Any = None) -> int:
+    """Windows per model pass: as many as keep probes × windows × positions within
+    WINDOW_BATCH_ROWS (at least one, at most n). Batching fills the matrix products that one short
+    window leaves idle on a CPU; the bound keeps the batched backward's memory small.
+
+    On CUDA the block is sized from free device memory instead (:func:`cuda_windows`), the smallest
+    over the processes, so every process deals the same blocks whatever their number."""
+    probes = probe_batch or settings.output_probes
+    if parts is None or parts.E_eff.device.type != "cuda":
+        return max(1, min(settings.n, WINDOW_BATCH_ROWS // (probes * (settings.T + prefix))))
+    size = cuda_windows(settings, settings.T + prefix, probes, parts)
+    if accelerator is not None and accelerator.num_processes > 1:
+        size = int(accelerator.gather(torch.tensor([size], device=accelerator.device)).min())
+    return size
 
 
 def cuda_free_bytes(device: torch.device) -> int:

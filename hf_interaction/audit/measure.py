@@ -1,5 +1,6 @@
-"""One measurement of a model on its probe windows, as named steps: plan the window blocks, scale f,
-build the accumulator, resume, accumulate, reduce across processes, assemble the metrics.
+"""One measurement of a model on its probe windows, as named steps: plan the window blocks (with the
+memory plan), check the embedding path, scale f, build the accumulator, resume, accumulate, reduce
+across processes, assemble the metrics.
 
 Data parallel with Accelerate: windows go through the model in blocks of consecutive global
 indices, the blocks are dealt to the processes, every process draws the same probes, and every
@@ -24,12 +25,10 @@ from ..core.runtime import Progress
 from ..errors import InputError, NumericalError
 from ..models.adapters import ModelParts, mlp_weights
 from ..probe import ProbeWindows
+from .device_memory import plan_memory
 from .output_function import CAUSAL_LM, OUTPUT_FUNCTION_DOC, OutputFunction, ScaledOutput
 from .preflight import check_embedding_path
 from .settings import AuditSettings
-
-#: Rows (probes × windows × positions) of one batched backward pass (window_batch).
-WINDOW_BATCH_ROWS = 4096
 
 
 @dataclass(frozen=True)
@@ -55,12 +54,14 @@ class MeasureOptions:
 
 @dataclass
 class BlockPlan:
-    """The window blocks of one measurement: ``size`` windows per pass, this process's ``blocks``, and
-    ``probe_batch`` output probes per pass (None: all); ``note`` says why when the audit chose it."""
+    """The window blocks of one measurement: ``size`` windows per pass, this process's ``blocks``,
+    ``probe_batch`` output probes per pass (None: all) and Hutchinson's ``diag_window_groups`` (0: no
+    population cells); ``note`` says why when the audit cut the probes per pass."""
 
     size: int
     blocks: list[list[int]]
     probe_batch: int | None
+    diag_window_groups: int
     note: str | None = None
     local: list[int] = field(init=False)
 
@@ -89,8 +90,9 @@ def measure(fn: OutputFunction, parts: ModelParts, windows: ProbeWindows, settin
 
     ``width`` is the residual-stream width (the blocks' tensors), which may differ from E_eff's."""
     plan = plan_blocks(fn, parts, windows, settings, options)
-    scale = scale_pass(fn, parts, windows, plan, options)
-    acc, U, R = build_accumulator(fn, parts, windows, settings, width)
+    embedding_path_rel = check_embedding_path(fn, parts, windows.framed_ids[plan.local[0] if plan.local else 0])
+    scale = scale_pass(fn, parts, windows, plan, options, embedding_path_rel)
+    acc, U, R = build_accumulator(fn, parts, windows, settings, width, plan)
     state_file, done = resume(acc, settings, windows, plan, options)
     run = accumulate(acc, fn.scaled(scale.s), parts, windows, settings, plan, U, R, done, state_file, options)
     if options.world > 1:
@@ -103,20 +105,13 @@ def measure(fn: OutputFunction, parts: ModelParts, windows: ProbeWindows, settin
 
 def plan_blocks(fn: OutputFunction, parts: ModelParts, windows: ProbeWindows, settings: AuditSettings,
                 options: MeasureOptions) -> BlockPlan:
-    """Blocks of consecutive global window indices dealt to the processes: a pass's batch is then the
-    same whatever the number of processes. On CUDA without ``--probe-batch``, the probes per pass are
-    cut down (to a divisor of O) when one window of all of them would not fit the free memory."""
-    probe_batch, note = options.probe_batch, None
-    if probe_batch is None and parts.E_eff.device.type == "cuda":
-        from .device_memory import cuda_probe_batch
-
-        probe_batch = cuda_probe_batch(settings, settings.T + fn.prefix, parts)
-        if probe_batch is not None:
-            note = (f"output probes ran {probe_batch} per pass: one window of all {settings.output_probes} did not "
-                    "fit the free device memory by the audit's estimate (same result up to summation order)")
-    size = window_batch(settings, fn.prefix, probe_batch, parts, options.accelerator)
+    """Blocks of consecutive global window indices dealt to the processes, of the size the memory plan
+    gives (device_memory.plan_memory): a pass's batch is then the same whatever the number of processes."""
+    memory = plan_memory(settings, fn.prefix, windows.n, parts, options.probe_batch, options.accelerator)
+    size = memory.windows
     blocks = [list(range(b, min(windows.n, b + size))) for b in range(0, windows.n, size)]
-    return BlockPlan(size, blocks[options.rank::options.world], probe_batch, note)
+    return BlockPlan(size, blocks[options.rank::options.world], memory.probe_batch, memory.diag_window_groups,
+                     memory.note)
 
 
 @dataclass
@@ -130,9 +125,8 @@ class ScalePass:
 
 
 def scale_pass(fn: OutputFunction, parts: ModelParts, windows: ProbeWindows, plan: BlockPlan,
-               options: MeasureOptions) -> ScalePass:
+               options: MeasureOptions, embedding_path_rel: float | None) -> ScalePass:
     framed = windows.framed_ids
-    embedding_path_rel = check_embedding_path(fn, parts, framed[plan.local[0] if plan.local else 0])
     sums = _reduce_scalars(options.accelerator, _scale_and_loss(fn, framed[plan.local], batch=plan.size))
     s = math.sqrt(sums["sq"] / sums["count"])
     if not s > 0:
@@ -141,29 +135,21 @@ def scale_pass(fn: OutputFunction, parts: ModelParts, windows: ProbeWindows, pla
 
 
 def build_accumulator(fn: OutputFunction, parts: ModelParts, windows: ProbeWindows, settings: AuditSettings,
-                      width: int) -> tuple[AgopAccumulator, torch.Tensor | None, torch.Tensor]:
-    """The accumulator and the probes (input probes U for Hutchinson only, output probes R), after
-    checking that the pairs estimator's VJP store fits the device."""
-    from .device_memory import pair_store_budget
-
+                      width: int, plan: BlockPlan) -> tuple[AgopAccumulator, torch.Tensor | None, torch.Tensor]:
+    """The accumulator and the probes (input probes U for Hutchinson only, output probes R); the memory
+    plan has checked that they fit."""
     E_eff = parts.E_eff
     acc_device = E_eff.device
     V, d_embed = E_eff.shape
     out_dim = V if fn.kind == CAUSAL_LM else width  # an encoder's f is its last hidden state (length d)
     pairs = settings.f_estimator == "pairs"
-    store_bytes, budget = settings.pair_store_bytes(d_embed), pair_store_budget(acc_device)
-    if store_bytes > budget:
-        raise InputError(f"the pairs estimator would keep {store_bytes / 2**30:.1f} GiB of output-probe VJPs "
-                         f"(n × O × T × d = {windows.n} × {settings.output_probes} × {settings.T} × {d_embed}); "
-                         f"{budget / 2**30:.1f} GiB are allowed on {acc_device}",
-                         "use fewer windows (--n), a shorter --T, or a device with more memory")
     U = None if pairs else make_input_probes(settings.T, V, settings.input_probes, E_eff, settings.seed).to(E_eff.dtype)
     R = make_output_probes(out_dim, settings.output_probes, settings.seed).to(device=acc_device, dtype=E_eff.dtype)
     acc = AgopAccumulator(seq_len=settings.T, hidden_size=width, embed_size=d_embed, vocab_size=V,
                           n_layers=len(parts.blocks), input_probes=settings.input_probes,
                           output_probes=settings.output_probes, groups_per_half=settings.groups_per_half,
                           output_size=out_dim, window_groups=settings.window_groups,
-                          diag_window_groups=settings.window_groups if settings.diag_cells_fit(V) else 0,
+                          diag_window_groups=plan.diag_window_groups,
                           cell_dtype=torch.float64 if settings.dtype == "float64" else torch.float32,
                           device=acc_device, pair_windows=windows.n if pairs else 0)
     return acc, U, R
@@ -321,24 +307,6 @@ def _reduce_scalars(accelerator, values: dict[str, float]) -> dict[str, float]:
     t = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64, device=accelerator.device)
     t = accelerator.reduce(t, reduction="sum")
     return {k: float(v) for k, v in zip(keys, t.tolist(), strict=True)}
-
-
-def window_batch(settings: AuditSettings, prefix: int, probe_batch: int | None, parts=None, accelerator=None) -> int:
-    """Windows per model pass: as many as keep probes × windows × positions within
-    WINDOW_BATCH_ROWS (at least one, at most n). Batching fills the matrix products that one short
-    window leaves idle on a CPU; the bound keeps the batched backward's memory small.
-
-    On CUDA the block is sized from free device memory instead (device_memory.py), the smallest
-    over the processes, so every process deals the same blocks whatever their number."""
-    probes = probe_batch or settings.output_probes
-    if parts is None or parts.E_eff.device.type != "cuda":
-        return max(1, min(settings.n, WINDOW_BATCH_ROWS // (probes * (settings.T + prefix))))
-    from .device_memory import cuda_windows
-
-    size = cuda_windows(settings, settings.T + prefix, probes, parts)
-    if accelerator is not None and accelerator.num_processes > 1:
-        size = int(accelerator.gather(torch.tensor([size], device=accelerator.device)).min())
-    return size
 
 
 def _resume_key(settings: AuditSettings, windows: ProbeWindows, world: int) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import platform
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -19,6 +19,8 @@ from ..models.source import ModelRef, resolve_model
 from ..probe import ProbeWindows, load_corpus_text, make_windows
 from ..shape.config import ENCODER_TYPES, shape_from_config, text_config_dict
 from ..shape.interval import DEFAULT_INTERVAL, Interval
+from .baseline import measure_baseline
+from .files import write_audit_files
 from .measure import MeasureOptions, measure
 from .output_function import CAUSAL_LM, ENCODER, OutputFunction
 from .preflight import check_widths
@@ -100,7 +102,7 @@ def run_audit(
     hit = store.get("audits", ref.model_id, ref.resolved_revision, key) if store is not None and not force else None
     if hit is not None:
         if out_dir is not None and is_main:
-            _write_files(hit.payload, out_dir)
+            write_audit_files(hit.payload, Path(out_dir))
         return AuditResult(hit.payload, from_store=True)
 
     t0 = time.perf_counter()
@@ -118,7 +120,7 @@ def run_audit(
     if store is not None:
         store.put("audits", ref.model_id, ref.resolved_revision, key, record)
     if out_dir is not None:
-        _write_files(record, out_dir)
+        write_audit_files(record, Path(out_dir))
     return AuditResult(record)
 
 
@@ -155,7 +157,7 @@ def _measure_model(loaded: LoadedModel, settings: AuditSettings, corpus, interva
             fn.close()
         record = measurement.record()
         if settings.baseline == "init":
-            _measure_baseline(record, net, kind, windows, settings, shape, options, trained_replicates)
+            measure_baseline(record, net, kind, windows, settings, shape, options, trained_replicates)
     return _Measured(record, measurement.finalize_s, shape, windows, precision)
 
 
@@ -190,12 +192,6 @@ def _complete_record(measured: _Measured, loaded: LoadedModel, settings: AuditSe
     return record
 
 
-def _write_files(record: dict, out_dir: str | Path) -> None:
-    from .files import write_audit_files
-
-    write_audit_files(record, Path(out_dir))
-
-
 def _peak_rss_gb() -> float | None:
     """This process's peak resident memory so far (Linux and macOS), in GB."""
     try:
@@ -204,42 +200,6 @@ def _peak_rss_gb() -> float | None:
         return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1e9 if platform.system() == "Darwin" else 1e6)
-
-
-def _measure_baseline(record: dict, net, kind: str, windows: ProbeWindows, settings: AuditSettings, shape: dict,
-                      options: MeasureOptions, trained_replicates: dict) -> None:
-    """``--baseline init``: measure fresh inits of ``net``'s architecture on the same windows and
-    probes, and add ``record["baseline"]`` and the trained-over-baseline metrics (baseline.py)."""
-    from . import baseline as bl
-
-    t0 = time.perf_counter()
-    runs, replicates = [], []
-    for init_seed in bl.init_seeds(settings.seed, settings.baseline_seeds):
-        fresh = bl.fresh_init(net, init_seed)
-        parts = find_parts(fresh, shape["depth"])
-        fn = OutputFunction(fresh, parts, kind, windows.prefix_ids)
-        reps: dict = {}
-        try:
-            out = measure(fn, parts, windows, settings, shape["width"], replace(options, resume_dir=None), reps)
-        finally:
-            fn.close()
-        runs.append({"init_seed": init_seed, "metrics": out.metrics, "layers": out.layers})
-        replicates.append(reps)
-        del fresh, parts, fn
-    metrics, layers = bl.summarize(runs)
-    record["baseline"] = {
-        "kind": "init",
-        "initializer": f"{type(net).__name__}(config): the config's own initialiser, seeded "
-                       f"(initializer_range={getattr(net.config, 'initializer_range', None)})",
-        "init_seeds": [r["init_seed"] for r in runs],
-        "windows_sha256": windows.windows_sha256,
-        "probe_seed": settings.seed,
-        "metrics": metrics,
-        "layers": layers,
-        "runs": runs,
-        "seconds": time.perf_counter() - t0,
-    }
-    bl.relate(record, runs, replicates, trained_replicates, level=record["metrics"]["ci_level"])
 
 
 def load_for_audit(model: str | ModelRef, settings: AuditSettings, *, device: str | None = None,

@@ -84,10 +84,11 @@ def test_reproducible_and_store_hit(llama_dir, tmp_path):
 
 
 def test_resume_gives_the_same_result(llama_dir, tmp_path, monkeypatch):
+    from hf_interaction.audit import device_memory
     from hf_interaction.audit import measure as audit_mod
 
     # One window per pass, so the run can stop between saved windows (and all runs batch alike).
-    monkeypatch.setattr(audit_mod, "WINDOW_BATCH_ROWS", SMALL.output_probes * (SMALL.T + 1))
+    monkeypatch.setattr(device_memory, "WINDOW_BATCH_ROWS", SMALL.output_probes * (SMALL.T + 1))
     full = run_audit(str(llama_dir), SMALL, show_progress=False).record["metrics"]
     calls = {"n": 0}
     original = audit_mod.AgopAccumulator.add_windows

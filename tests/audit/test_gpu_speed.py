@@ -14,8 +14,14 @@ from tiny_models import save_tiny
 from hf_interaction import schema
 from hf_interaction.agop import finalization
 from hf_interaction.agop.metrics import psd_sqrt, psd_sqrt_batched
-from hf_interaction.audit.device_memory import probe_batch_that_fits, window_bytes, windows_that_fit
-from hf_interaction.audit.measure import WINDOW_BATCH_ROWS, MeasureOptions, plan_blocks, window_batch
+from hf_interaction.audit.device_memory import (
+    WINDOW_BATCH_ROWS,
+    probe_batch_that_fits,
+    window_batch,
+    window_bytes,
+    windows_that_fit,
+)
+from hf_interaction.audit.measure import MeasureOptions, plan_blocks
 from hf_interaction.audit.run import AuditSettings, run_audit
 from hf_interaction.core.runtime import matmul_precision
 from hf_interaction.errors import UsageError
@@ -195,7 +201,7 @@ def test_cuda_plan_names_the_probe_batch_it_chose(monkeypatch):
     paper = AuditSettings.from_preset("paper", probe="builtin")
     block = torch.nn.Linear(64, 256)
     parts = SimpleNamespace(E_eff=torch.zeros(1000, 64).as_subclass(_Elsewhere), blocks=[block, block])
-    fn, windows = SimpleNamespace(prefix=1), SimpleNamespace(n=paper.n)
+    fn, windows = SimpleNamespace(prefix=1), SimpleNamespace(n=paper.n)  # plan_blocks reads no more of them
     params = sum(p.numel() for p in block.parameters())
     one_window_of_4 = window_bytes(257, 4, 2, 64, params, 1000, 4)
     free = paper.pair_store_bytes(64) + 2 * 2**30 + 2 * one_window_of_4 + 1
@@ -206,3 +212,17 @@ def test_cuda_plan_names_the_probe_batch_it_chose(monkeypatch):
     assert plan_blocks(fn, parts, windows, paper, MeasureOptions(probe_batch=2)).probe_batch == 2  # asked: kept
     assert plan_blocks(fn, SimpleNamespace(E_eff=torch.zeros(1000, 64), blocks=[block]), windows, paper,
                        MeasureOptions()).probe_batch is None  # a CPU: all probes
+
+
+def test_memory_plan_refuses_a_pair_store_over_its_budget_with_what_to_change():
+    from hf_interaction.audit.device_memory import plan_memory
+    from hf_interaction.errors import InputError
+
+    paper = AuditSettings.from_preset("paper", probe="builtin")  # n·O·T·d·4 bytes = 17 GB at d = 4096
+    wide = SimpleNamespace(E_eff=torch.zeros(8, 4096), blocks=[])
+    with pytest.raises(InputError, match=r"keep 16\.0 GiB of output-probe VJPs") as err:
+        plan_memory(paper, 1, paper.n, wide)
+    assert "8.0 GiB are allowed on cpu" in err.value.message and "--n" in (err.value.hint or "")
+    narrow = SimpleNamespace(E_eff=torch.zeros(8, 64), blocks=[])
+    plan = plan_memory(paper, 1, paper.n, narrow)
+    assert plan.probe_batch is None and plan.note is None and plan.windows >= 1  # a CPU: all probes, row bound
