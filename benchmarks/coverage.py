@@ -1,9 +1,10 @@
 """Coverage and bias of every interval the audit prints, against exact values (issue 19).
 
 Runs the real finalisation (``hf_interaction.agop.finalize``) and the real baseline ratio
-(``baseline.log_ratio``) on simulated audits of window populations whose AGOP is known exactly
-(``hf_interaction/agop/coverage.py``: flat, dominated, heavy-tailed windows, and the exact Jacobians
-of a tiny random Llama), at the probe counts of the presets, and prints one table per preset:
+(``agop.ustats.log_ratio``, which ``--baseline init`` uses) on simulated audits of window populations
+whose AGOP is known exactly (``hf_interaction/agop/coverage.py``: flat, dominated, heavy-tailed
+windows, and the exact Jacobians of a tiny random Llama), at the probe counts of the presets, and
+prints one table per preset:
 coverage of each nominal 95% interval (over the audits where it was shown), how often it was shown,
 and the mean relative bias of the reported value with that bias over the spread of the errors.
 

@@ -6,7 +6,7 @@ Jᵢ = (I_T ⊗ E_eff) Aᵢ). Its exact AGOPs are known: G_n = (1/n) Σ_{i drawn
 audit drew (the paper's target) and Ḡ = (1/N) Σ_all JᵢJᵢᵀ (the population target: windows are drawn
 uniformly with replacement, so they are independent). Each simulated audit draws n windows and O
 Rademacher output probes, fills a real :class:`AgopAccumulator` with the VJPs, and runs the real
-:func:`finalize` (and, for the baseline ratio, the real :func:`baseline.log_ratio`).
+:func:`finalize` (and, for the baseline ratio, the real :func:`ustats.log_ratio`, which ``--baseline init`` uses).
 
 Populations: ``flat`` (i.i.d. Gaussian Jacobians), ``dominated`` (a few output directions and a
 shared window component carry most of the energy, as on real LLMs: the heavy-tailed F̂ of issue 19),
@@ -26,6 +26,7 @@ import torch
 from hf_interaction.agop.accumulator import AgopAccumulator
 from hf_interaction.agop.finalization import finalize
 from hf_interaction.agop.probes import embedding_gram
+from hf_interaction.agop.ustats import log_ratio
 from hf_interaction.audit.presets import PRESETS
 
 #: Interval keys checked: (name, path in the metrics dict).
@@ -143,7 +144,6 @@ def simulate(pop: WindowPopulation, n: int, O: int, seed: int, *, level: float =
     for name, (point, ci) in INTERVALS:
         out[name] = (_get(metrics, point), _get(metrics, ci), exact[name])
     if baseline is not None:
-        from hf_interaction.audit.baseline import log_ratio
 
         base_reps: dict = {}
         finalize(_accumulator(baseline, idx, R), embedding_gram(torch.from_numpy(baseline.E)), None,

@@ -15,8 +15,10 @@ intervals.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -108,3 +110,23 @@ def two_sample(windows: str, probes: str, num: np.ndarray, cnt: np.ndarray, prob
     _, window_loo = _quadratic_loo(by_windows, cnt_windows)
     return Estimate(point, {windows: window_loo, probes: probe_loo},
                     {windows: num.shape[0], probes: num.shape[2]})
+
+
+def log_ratio(trained: Estimate, baselines: list[Estimate], *, level: float) -> dict[str, Any]:
+    """log10(trained / baseline) of a diagonal share, bias-corrected, with a jackknife-t interval.
+
+    ``trained`` and each ``baselines[k]`` carry delete-one replicates over the *same* units (the same
+    windows and probes), so replicate j of each leaves out the same probe or window and their
+    difference keeps the pairing. The baseline is the mean of log10 D/F over the init seeds; the
+    interval is conditional on those seeds (their spread is not a unit of the jackknife)."""
+    log10 = np.log10
+    diff = trained.map(log10)
+    mean_base = baselines[0].map(log10)
+    for other in baselines[1:]:
+        mean_base = mean_base.combine(other.map(log10), np.add)
+    mean_base = mean_base.map(lambda x: x / len(baselines))
+    diff = diff - mean_base
+    if not math.isfinite(diff.point):
+        return {"value": None, "ci": None, "note": "a diagonal share is not positive"}
+    res = diff.interval(level, "linear")
+    return {"value": diff.corrected(), "plugin": diff.point, "ci": res.ci, "note": res.note}

@@ -16,10 +16,9 @@ import time
 from dataclasses import replace
 from typing import Any, cast
 
-import numpy as np
 import torch
 
-from ..agop.ustats import Estimate
+from ..agop.ustats import log_ratio
 from ..models.adapters import find_parts
 from ..probe import ProbeWindows
 from .measure import MeasureOptions, measure
@@ -77,26 +76,6 @@ def summarize(runs: list[dict]) -> tuple[dict, list[dict]]:
         entry["nfa_offdiag_seeds"] = [r["layers"][idx].get("nfa_offdiag") for r in runs]
         layers.append(entry)
     return metrics, layers
-
-
-def log_ratio(trained: Estimate, baselines: list[Estimate], *, level: float) -> dict[str, Any]:
-    """log10(trained / baseline) of a diagonal share, bias-corrected, with a jackknife-t interval.
-
-    ``trained`` and each ``baselines[k]`` carry delete-one replicates over the *same* units (the same
-    windows and probes), so replicate j of each leaves out the same probe or window and their
-    difference keeps the pairing. The baseline is the mean of log10 D/F over the init seeds; the
-    interval is conditional on those seeds (their spread is not a unit of the jackknife)."""
-    log10 = np.log10
-    diff = trained.map(log10)
-    mean_base = baselines[0].map(log10)
-    for other in baselines[1:]:
-        mean_base = mean_base.combine(other.map(log10), np.add)
-    mean_base = mean_base.map(lambda x: x / len(baselines))
-    diff = diff - mean_base
-    if not math.isfinite(diff.point):
-        return {"value": None, "ci": None, "note": "a diagonal share is not positive"}
-    res = diff.interval(level, "linear")
-    return {"value": diff.corrected(), "plugin": diff.point, "ci": res.ci, "note": res.note}
 
 
 def relate(record: dict, runs: list[dict], replicates: list[dict], trained_replicates: dict, *, level: float) -> None:
