@@ -103,10 +103,9 @@ class AuditSettings:
                              f"got {self.output_probes}")
         half = self.output_probes // 2
         if self.output_probes % 2 or (self.groups_per_half and half % self.groups_per_half):
-            raise UsageError(
-                f"--output-probes ({self.output_probes}) must be even and its half divisible by "
-                f"--groups-per-half ({self.groups_per_half}); e.g. 8, 16, 32"
-            )
+            m = self.groups_per_half
+            groups = f" and its half divisible by --groups-per-half ({m})" if m else ""
+            raise UsageError(f"--output-probes ({self.output_probes}) must be even{groups}; e.g. 8, 16, 32")
         if self.baseline not in (None, *BASELINES):
             raise UsageError(f"--baseline must be 'init', got {self.baseline!r}")
         if self.baseline_seeds < 1:
