@@ -161,8 +161,8 @@ def output_probe_grads(forward: ForwardFn, e: torch.Tensor, R: torch.Tensor, n_l
 def output_probe_grads_one_forward(forward: ForwardFn, e: torch.Tensor, R: torch.Tensor, n_layers: int,
                                    batch: int | None = None) -> Iterator[tuple[slice, OutputGrads]]:
     """The gradients of :func:`output_probe_grads` for B windows at once, from **one** forward of the
-    batch e (B×T×d): the K probes are K backward passes of Σ_b ⟨f_b, r_k⟩, batched through autograd's
-    ``is_grads_batched`` (vmap over the backward graph), ``batch`` probes at a time (all at once if
+    batch e (B×T×d): the K probes are K backward passes of Σ_b ⟨f_b, r_k⟩, vectorised over the probes
+    (:func:`batched_vjp`), ``batch`` probes at a time (all at once if
     None). The windows do not interact, so each window's slice is its own gradient. Yields
     ``(probes, grads)`` with every tensor K×B×T×d.
 
@@ -180,9 +180,45 @@ def output_probe_grads_one_forward(forward: ForwardFn, e: torch.Tensor, R: torch
     slices = list(probe_slices(R.shape[0], batch))
     for number, sl in enumerate(slices):
         probes = R[sl].to(out.f).unsqueeze(1).expand(-1, e.shape[0], -1)  # K×B×V: probe k for every window
-        grads = torch.autograd.grad(out.f, targets, grad_outputs=probes, allow_unused=True, is_grads_batched=True,
-                                    retain_graph=number + 1 < len(slices))
+        grads = batched_vjp(out.f, targets, probes, keep_graph=number + 1 < len(slices))
         yield sl, _output_grads(grads, names, mlp_layers, n_layers, out.prefix, dims=4)
+
+
+#: How the K backward passes of one output pass are vectorised: "legacy" (autograd's own
+#: ``is_grads_batched``, torch's legacy vmap) or "functorch" (``torch.func.vmap``).
+VjpBackend = Literal["legacy", "functorch"]
+
+
+def vjp_backend(device: torch.device) -> VjpBackend:
+    """The backend for a model on ``device``: functorch on an accelerator, legacy on a CPU.
+
+    The legacy vmap has no batching rule for the backward of SiLU, GELU, tanh, softmax or layer norm,
+    and loops over the K probes for each of them in every block: 2·K·L more kernel launches per pass
+    for a Llama-type model (benchmarks/backward_ops.py counts the operator calls). functorch batches
+    them. The gradients agree to float32 round-off, bit for bit on Llama-type models
+    (tests/agop/test_vjp_backends.py). On a CPU the loop costs little and functorch measured 2–13%
+    slower per pass on the real SmolLM2 (benchmarks/backward_ops.py), so the CPU keeps the legacy path."""
+    return "legacy" if device.type == "cpu" else "functorch"
+
+
+def batched_vjp(f: torch.Tensor, targets: list[torch.Tensor], probes: torch.Tensor, *, keep_graph: bool = True,
+                backend: VjpBackend | None = None) -> list[torch.Tensor | None]:
+    """The K backward passes of ⟨f, probes[k]⟩ to each target as one vectorised backward (K×… each;
+    None for a target f does not depend on). ``keep_graph=False`` lets the legacy backward free the
+    graph as it goes (the last call on it). ``backend``: see :func:`vjp_backend` (None: its choice
+    for f's device)."""
+    if (backend or vjp_backend(f.device)) == "legacy":
+        return list(torch.autograd.grad(f, targets, grad_outputs=probes, allow_unused=True, is_grads_batched=True,
+                                        retain_graph=keep_graph))
+    unused: list[int] = []
+
+    def vjp(v: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        grads = torch.autograd.grad(f, targets, grad_outputs=v, allow_unused=True, retain_graph=True)
+        unused[:] = [i for i, g in enumerate(grads) if g is None]  # traced once: the same for every probe
+        return tuple(g for g in grads if g is not None)
+
+    found = iter(torch.func.vmap(vjp)(probes))
+    return [None if i in unused else next(found) for i in range(len(targets))]
 
 
 def output_passes(forward: ForwardFn, e: torch.Tensor, R: torch.Tensor, n_layers: int, batch: int | None,
