@@ -236,8 +236,10 @@ class AgopAccumulator:
         jvp_vjp = {"forward": jvp_vjp_forward, "double_backward": jvp_vjp_double_backward}.get(jvp_method)
         if jvp_vjp is None and self.input_probes:
             raise ValueError(f"unknown jvp_method {jvp_method!r}: use 'forward' or 'double_backward'")
-        first = self.n_windows
-        given = range(first, first + e.shape[0]) if window_indices is None else window_indices
+        given: range | list[int] = window_indices if window_indices is not None else range(0)
+        if window_indices is None:  # reading the count is a host round trip on an accelerator: only here
+            first = self.n_windows
+            given = range(first, first + e.shape[0])
         if len(given) != e.shape[0]:
             raise ValueError(f"{len(given)} window indices for {e.shape[0]} windows")
         indices = [self._index(i) for i in given]
@@ -253,8 +255,7 @@ class AgopAccumulator:
             else:  # K×B×T×d → the windows' rows, probes sl
                 self.output_vjp_store[indices, sl] = grads.at_input.transpose(0, 1).to(self.output_vjp_store)
             mlp_seen |= self._add_block_grads(sl, grads)  # sums over all windows: one product per batch
-        for group, index in zip(groups, indices, strict=True):
-            self._count_window(mlp_seen, group, index)
+        self._count_windows(mlp_seen, groups, indices)
 
     def add_window_naive(
         self,
@@ -278,13 +279,17 @@ class AgopAccumulator:
             raise ValueError(f"window_index {index} is beyond the {self.pair_windows} windows stored for F's pairs")
         return index
 
-    def _count_window(self, mlp_seen: set[int], group: int, index: int) -> None:
-        self.window_count += 1
-        self.window_group_counts[group] += 1
+    def _count_windows(self, mlp_seen: set[int], groups: list[int], indices: list[int]) -> None:
+        """Count a block's windows: overall, per window group, per pair-store row and per block with an
+        MLP input; a few integer operations per block, not per window and block (issue 22)."""
+        count = len(indices)
+        self.window_count += count
+        self.window_group_counts += torch.bincount(torch.tensor(groups), minlength=self.window_groups).to(self.device)
         if self.pair_windows:
-            self.pair_rows_seen[index] += 1
-        for layer in mlp_seen:
-            self.mlp_window_counts[layer] += 1
+            rows = torch.tensor(indices, device=self.device)
+            self.pair_rows_seen.index_add_(0, rows, torch.ones_like(rows))
+        if mlp_seen:
+            self.mlp_window_counts[sorted(mlp_seen)] += count
 
     def embedding_gram_of(self, E_eff: torch.Tensor) -> torch.Tensor:
         """E_effᵀE_eff (:func:`embedding_gram`), formed once per embedding tensor and kept."""

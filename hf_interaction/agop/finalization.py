@@ -129,13 +129,15 @@ def _weight_gram(weights: torch.Tensor | Sequence[torch.Tensor], layer: int, d: 
     mats = [weights] if isinstance(weights, torch.Tensor) else list(weights)
     if not mats:
         raise ValueError(f"block {layer}: empty list of MLP input weights")
-    gram = torch.zeros(d, d, dtype=torch.float64)
+    gram = torch.zeros(d, d, dtype=torch.float64, device=mats[0].device)
     for w in mats:
         if w.ndim != 2 or w.shape[1] != d:
             raise ValueError(f"block {layer}: MLP input weight must be (d_ff, {d}), got {tuple(w.shape)}")
         refuse_non_finite(w, f"the MLP input weight of block {layer}")
-        gram += row_gram(w.detach().to(device="cpu"))  # float32 products summed in float64
-    return gram
+        # float32 products summed in float64, where the weights are: an accelerator's weights are
+        # not copied to the host for it (issue 22), only the d×d result is
+        gram += row_gram(w.detach()).to(gram.device)
+    return gram.cpu()
 
 
 def _nfa(acc: AgopAccumulator, layer: int, weights: torch.Tensor | Sequence[torch.Tensor] | None,

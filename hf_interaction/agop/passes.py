@@ -17,7 +17,7 @@ from typing import Literal
 import torch
 from torch.autograd import forward_ad as fwAD
 
-from hf_interaction.agop.finite import refuse_non_finite
+from hf_interaction.agop.finite import refuse_any_non_finite, refuse_non_finite
 
 JvpMethod = Literal["forward", "double_backward"]
 
@@ -135,7 +135,8 @@ def _output_grads(grads, names, mlp_layers: list[int], n_layers: int, prefix: in
     for grad, name in zip(grads, names, strict=True):
         if grad is None:
             raise ValueError(f"{name} is not connected to f in the autograd graph (check the hooks)")
-        refuse_non_finite(grad, f"the gradient of ⟨f, r⟩ at {name}")
+    refuse_any_non_finite([(grad, f"the gradient of ⟨f, r⟩ at {name}")
+                           for grad, name in zip(grads, names, strict=True)])
     p = prefix  # framing positions (BOS) are not part of e: leave their gradients out
 
     def text(g: torch.Tensor) -> torch.Tensor:
@@ -196,7 +197,7 @@ def vjp_backend(device: torch.device) -> VjpBackend:
     and loops over the K probes for each of them in every block: 2·K·L more kernel launches per pass
     for a Llama-type model (benchmarks/backward_ops.py counts the operator calls). functorch batches
     them. The gradients agree to float32 round-off, bit for bit on Llama-type models
-    (tests/agop/test_vjp_backends.py). On a CPU the loop costs little and functorch measured 2–13%
+    (tests/agop/test_output_pass.py). On a CPU the loop costs little and functorch measured 2–13%
     slower per pass on the real SmolLM2 (benchmarks/backward_ops.py), so the CPU keeps the legacy path."""
     return "legacy" if device.type == "cpu" else "functorch"
 

@@ -191,7 +191,8 @@ def accumulate(acc: AgopAccumulator, f: ScaledOutput, parts: ModelParts, windows
                settings: AuditSettings, plan: BlockPlan, U: torch.Tensor | None, R: torch.Tensor, done: list[int],
                state_file: Path | None, options: MeasureOptions) -> AccumulationRun:
     """Add every block of this process not yet in ``done`` to ``acc``, with progress and periodic saves."""
-    E_eff, ids, world = parts.E_eff, windows.input_ids, options.world
+    E_eff, world = parts.E_eff, options.world
+    ids = windows.input_ids.to(f.fn.input_device)  # one copy to an accelerator, not one per block
     notes: list[str] = list(parts.notes) + ([plan.note] if plan.note else [])
     jvp_method, one_forward = _capabilities(f, parts, ids, settings, U, R, notes)
     todo = [w for w in plan.local if w not in set(done)]
@@ -203,7 +204,7 @@ def accumulate(acc: AgopAccumulator, f: ScaledOutput, parts: ModelParts, windows
         saved = len(done)
         for block in (b for b in plan.blocks if not set(b) <= set(done)):
             with torch.no_grad():
-                e = parts.embedding(ids[block].to(f.fn.input_device)).detach().to(E_eff.dtype)
+                e = parts.embedding(ids[block]).detach().to(E_eff.dtype)
             acc.add_windows(f, e, U, R, E_eff, probe_batch=plan.probe_batch, jvp_method=jvp_method or "forward",
                             window_indices=block, one_forward=one_forward)
             done.extend(block)
@@ -277,9 +278,10 @@ def _scale_and_loss(fn: OutputFunction, windows: torch.Tensor, batch: int) -> di
     a prefix position)."""
     sq, count, nats, targets = 0.0, 0, 0.0, 0
     p = fn.prefix
+    windows = windows.to(fn.input_device)  # one copy to an accelerator, not one per batch
     with torch.no_grad():
         for b0 in range(0, windows.shape[0], batch):
-            ids = windows[b0:b0 + batch].to(fn.input_device)
+            ids = windows[b0:b0 + batch]
             if fn.kind == CAUSAL_LM:
                 logits = fn.raw_output(input_ids=ids, full_logits=True).to(torch.float64)
                 last = fn.centre(logits[:, -1, :])

@@ -99,6 +99,8 @@ def load_model(
         kwargs["attn_implementation"] = attn_implementation
     if device_map:
         kwargs["device_map"] = device_map
+    elif ref.kind != "gguf":
+        kwargs.update(direct_placement(device))
     tok_kwargs: dict[str, Any] = {}
     if ref.kind == "gguf":
         kwargs["gguf_file"] = tok_kwargs["gguf_file"] = ref.gguf_file
@@ -132,7 +134,7 @@ def load_model(
     info = {
         "dtype": dtype,
         "device": str(next(model.parameters()).device) if not device_map else "device_map:" + device_map,
-        "device_map": getattr(model, "hf_device_map", None),
+        "device_map": getattr(model, "hf_device_map", None) if device_map else None,
         "attn_implementation": getattr(model.config, "_attn_implementation", None),
         "trust_remote_code": trust_remote_code,
         "weights_format": _weights_format(ref, allow_pickle),
@@ -140,6 +142,27 @@ def load_model(
     if ref.kind == "gguf":
         info["gguf_quantization"] = ref.weights["quantization"]
     return LoadedModel(model, tokenizer, ref, info)
+
+
+def direct_placement(device: str | None) -> dict[str, Any]:
+    """from_pretrained arguments that load the weights straight onto an accelerator ``device``
+    (``device_map={"": device}``) instead of into host memory and then across in a second copy
+    (issue 22); none for the CPU or the default device, whose path stays as it was. A device this
+    machine does not have is refused here, before anything is read."""
+    if not device or device.startswith("cpu"):
+        return {}
+    import torch
+
+    try:
+        target = torch.device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise UsageError(f"cannot move the model to device {device!r}: {str(exc).splitlines()[0]}") from None
+    if target.type == "cuda":
+        count = torch.cuda.device_count()
+        if (target.index or 0) >= count:
+            raise UsageError(f"cannot move the model to device {device!r}: this machine has {count} CUDA "
+                             "device(s)", "pick another --device, or leave it unset")
+    return {"device_map": {"": device}}
 
 
 def _check_request(ref: ModelRef, *, device: str | None, device_map: str | None, allow_pickle: bool,

@@ -1,14 +1,20 @@
-"""The two ways of vectorising an output pass's K backward passes (agop/passes.batched_vjp) give the
-same gradients, and functorch's does not loop over the probes where the legacy vmap does (issue 22)."""
+"""What the output pass does once per pass rather than once per probe or tensor (issue 22): the two
+ways of vectorising its K backward passes (agop/passes.batched_vjp) give the same gradients, and
+functorch's does not loop over the probes where the legacy vmap does; the finite check of all its
+gradients is one host round trip."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch.profiler import ProfilerActivity, profile
 
+from hf_interaction.agop.finite import refuse_any_non_finite, refuse_non_finite
 from hf_interaction.agop.passes import _output_targets, batched_vjp, vjp_backend
 from hf_interaction.audit.output_function import CAUSAL_LM, ENCODER, OutputFunction
+from hf_interaction.errors import NumericalError
 from hf_interaction.models.adapters import find_parts
 from tests.tiny_models import FAMILIES
 
@@ -84,3 +90,28 @@ def test_functorch_batches_the_ops_legacy_vmap_loops_over():
 def test_the_backend_follows_the_device():
     assert vjp_backend(torch.device("cpu")) == "legacy"
     assert vjp_backend(torch.device("cuda", 0)) == "functorch"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["finite", "nan", "inf", "overflow", "int"]), min_size=1, max_size=6))
+def test_one_check_of_many_tensors_refuses_exactly_what_one_check_each_refuses(kinds):
+    """refuse_any_non_finite (one host round trip per output pass) raises exactly when checking the
+    tensors one by one raises, naming the same first bad tensor; a float32 sum that overflows with
+    finite entries is not refused by either."""
+    make = {"finite": lambda: torch.ones(4), "nan": lambda: torch.tensor([1.0, float("nan")]),
+            "inf": lambda: torch.tensor([float("-inf"), 2.0]), "overflow": lambda: torch.full((4,), 3e38),
+            "int": lambda: torch.arange(3)}
+    named = [(make[kind](), f"tensor {i}") for i, kind in enumerate(kinds)]
+    expected = None
+    for t, where in named:
+        try:
+            refuse_non_finite(t, where)
+        except NumericalError as exc:
+            expected = str(exc)
+            break
+    if expected is None:
+        refuse_any_non_finite(named)
+    else:
+        with pytest.raises(NumericalError) as caught:
+            refuse_any_non_finite(named)
+        assert str(caught.value) == expected
