@@ -8,7 +8,7 @@ the metrics.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -236,10 +236,12 @@ class AgopAccumulator:
         jvp_vjp = {"forward": jvp_vjp_forward, "double_backward": jvp_vjp_double_backward}.get(jvp_method)
         if jvp_vjp is None and self.input_probes:
             raise ValueError(f"unknown jvp_method {jvp_method!r}: use 'forward' or 'double_backward'")
-        given: range | list[int] = window_indices if window_indices is not None else range(0)
+        given: Sequence[int]
         if window_indices is None:  # reading the count is a host round trip on an accelerator: only here
             first = self.n_windows
             given = range(first, first + e.shape[0])
+        else:
+            given = window_indices
         if len(given) != e.shape[0]:
             raise ValueError(f"{len(given)} window indices for {e.shape[0]} windows")
         indices = [self._index(i) for i in given]

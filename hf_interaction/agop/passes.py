@@ -197,8 +197,8 @@ def vjp_backend(device: torch.device) -> VjpBackend:
     and loops over the K probes for each of them in every block: 2·K·L more kernel launches per pass
     for a Llama-type model (benchmarks/backward_ops.py counts the operator calls). functorch batches
     them. The gradients agree to float32 round-off, bit for bit on Llama-type models
-    (tests/agop/test_output_pass.py). On a CPU the loop costs little and functorch took 5–16% longer
-    per pass on the real SmolLM2 (benchmarks/backward_ops.py, 2 threads), so the CPU keeps the legacy path."""
+    (tests/agop/test_output_pass.py). On a CPU the loop costs little and functorch was the slower of
+    the two on the real SmolLM2 (benchmarks/backward_ops.py times both), so the CPU keeps the legacy path."""
     return "legacy" if device.type == "cpu" else "functorch"
 
 

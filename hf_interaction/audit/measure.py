@@ -223,7 +223,7 @@ def _capabilities(f: ScaledOutput, parts: ModelParts, ids: torch.Tensor, setting
     without forward-mode formulas uses the double-backward JVP, one whose backward cannot be batched
     runs one forward per probe; both give the same numbers, slower, and the notes say so."""
     with torch.no_grad():
-        e_i = parts.embedding(ids[:1].to(f.fn.input_device)).detach().to(parts.E_eff.dtype)[0]
+        e_i = parts.embedding(ids[:1]).detach().to(parts.E_eff.dtype)[0]  # ids: on the input device
     jvp_method: JvpMethod | None = None if settings.f_estimator == "pairs" else cast(JvpMethod, settings.jvp_method)
     if jvp_method == "forward" and U is not None and (why := forward_mode_failure(f, e_i, U)):
         notes.append(f"forward-mode JVP unavailable for this model ({why}); used the double-backward JVP "
